@@ -1,0 +1,72 @@
+"""Test helpers every app's tests share: a small place tree with one login per role, and browser log-in."""
+
+from types import SimpleNamespace
+
+from gongzhi.accounts.models import RoleAssignment, User
+from gongzhi.accounts.roles import Role
+from gongzhi.places.models import Kind
+from gongzhi.places.services import create_place
+from gongzhi.registry.models import Household, Person
+
+PASSWORD = "Test@pass2026"
+
+
+def square(lng, lat, size=0.01):
+    return {"type": "Polygon", "coordinates": [[[lng, lat], [lng + size, lat], [lng + size, lat + size],
+                                                [lng, lat + size], [lng, lat]]]}
+
+
+def make_user(username, role=None, place=None, **fields) -> User:
+    user = User.objects.create_user(username, password=PASSWORD, full_name=fields.pop("full_name", username), **fields)
+    if role:
+        RoleAssignment.objects.create(user=user, role=role, place=place)
+    return user
+
+
+def valid_id(prefix="420704", born="19800101", seq="001") -> str:
+    from gongzhi.core.validators import id_check_digit
+    first17 = f"{prefix}{born}{seq}"
+    return first17 + id_check_digit(first17)
+
+
+def build_world():
+    """A district › subdistrict › community with two grids, each with one building, two units, two households;
+    one user per role; a resident who lives in grid A."""
+    w = SimpleNamespace()
+    w.province = create_place(kind=Kind.PROVINCE, name="湖北省", code="420000000000")
+    w.city = create_place(kind=Kind.CITY, name="鄂州市", code="420700000000", parent=w.province)
+    w.district = create_place(kind=Kind.DISTRICT, name="鄂城区", code="420704000000", parent=w.city)
+    w.subdistrict = create_place(kind=Kind.SUBDISTRICT, name="凤凰街道", code="420704001000", parent=w.district)
+    w.community = create_place(kind=Kind.COMMUNITY, name="滨湖社区", code="420704001001", parent=w.subdistrict)
+    w.other_community = create_place(kind=Kind.COMMUNITY, name="南浦社区", code="420704001002", parent=w.subdistrict)
+    w.grid_a = create_place(kind=Kind.GRID, name="第一网格", parent=w.community, boundary=square(114.88, 30.39))
+    w.grid_b = create_place(kind=Kind.GRID, name="第二网格", parent=w.community, boundary=square(114.89, 30.39))
+    w.building_a = create_place(kind=Kind.BUILDING, name="1栋", parent=w.grid_a, latitude=30.395, longitude=114.885)
+    w.building_b = create_place(kind=Kind.BUILDING, name="2栋", parent=w.grid_b, latitude=30.395, longitude=114.895)
+    w.unit_a = create_place(kind=Kind.UNIT, name="1单元", parent=w.building_a)
+    w.unit_b = create_place(kind=Kind.UNIT, name="1单元", parent=w.building_b)
+    w.household_a = Household.objects.create(place=w.unit_a, door_no="101", area_m2=88)
+    w.household_b = Household.objects.create(place=w.unit_b, door_no="201", area_m2=99)
+    w.person_a = Person(household=w.household_a, name="张三", gender="M", id_number=valid_id(seq="011"),
+                        phone="13800000001", relation=Person.Relation.HEAD)
+    w.person_a.save()
+    w.person_b = Person(household=w.household_b, name="李四", gender="F", id_number=valid_id(seq="022"),
+                        phone="13800000002", relation=Person.Relation.HEAD)
+    w.person_b.save()
+    w.grid_worker_a = make_user("grid_a", Role.GRID_WORKER, w.grid_a)
+    w.grid_worker_b = make_user("grid_b", Role.GRID_WORKER, w.grid_b)
+    w.community_worker = make_user("community", Role.COMMUNITY_WORKER, w.community)
+    w.secretary = make_user("secretary", Role.COMMUNITY_SECRETARY, w.community)
+    w.other_worker = make_user("other_community", Role.COMMUNITY_WORKER, w.other_community)
+    w.subdistrict_officer = make_user("subdistrict", Role.SUBDISTRICT_OFFICER, w.subdistrict)
+    w.bureau = make_user("bureau", Role.BUREAU_OFFICER, w.district)
+    w.resident = make_user("resident", Role.RESIDENT, w.unit_a, phone="13800000001", person=w.person_a)
+    return w
+
+
+def browser_login(page, base_url, username, password=PASSWORD):
+    page.goto(f"{base_url}/accounts/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base_url}/**")

@@ -1,0 +1,61 @@
+"""Point → grid lookup over grid boundaries with a shapely STRtree, rebuilt when grids change."""
+
+import threading
+import time
+
+from django.db.models import Count, Max
+from shapely import STRtree
+from shapely.geometry import Point, shape
+
+from .models import GRID_KINDS, Place
+
+_RECHECK_SECONDS = 5.0
+
+
+class GridIndex:
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._stamp = None
+        self._checked = 0.0
+        self._tree = None
+        self._ids: list[int] = []
+        self._geoms = []
+
+    def _grids(self):
+        return Place.objects.filter(kind__in=GRID_KINDS, boundary__isnull=False)
+
+    def _refresh(self):
+        now = time.monotonic()
+        if self._tree is not None and now - self._checked < _RECHECK_SECONDS:
+            return
+        with self._lock:
+            stamp = self._grids().aggregate(n=Count("id"), t=Max("updated_at"))
+            self._checked = now
+            if stamp == self._stamp and self._tree is not None:
+                return
+            rows = list(self._grids().values_list("id", "boundary"))
+            self._ids = [r[0] for r in rows]
+            self._geoms = [shape(r[1]) for r in rows]
+            self._tree = STRtree(self._geoms)
+            self._stamp = stamp
+
+    def invalidate(self):
+        self._tree = None
+
+    def locate_id(self, latitude: float, longitude: float) -> int | None:
+        self._refresh()
+        point = Point(longitude, latitude)  # GeoJSON order
+        hits = self._tree.query(point, predicate="intersects")
+        if len(hits) == 0:
+            return None
+        # Overlapping boundaries: the smallest grid is the most specific answer.
+        best = min(hits, key=lambda i: self._geoms[i].area)
+        return self._ids[best]
+
+
+grid_index = GridIndex()
+
+
+def locate(latitude: float, longitude: float) -> Place | None:
+    grid_id = grid_index.locate_id(latitude, longitude)
+    return Place.objects.get(pk=grid_id) if grid_id else None

@@ -1,0 +1,154 @@
+"""Domain operations on the register: every change to households, persons and visits goes through here."""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import Max, Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from gongzhi.core import audit
+from gongzhi.core.models import AuditEvent
+from gongzhi.core.validators import (birth_date_from_id, normalise_id_number, normalise_phone,
+                                     validate_id_number, validate_phone)
+from gongzhi.places.models import GRID_KINDS, HOUSEHOLD_PARENT_KINDS, Place
+
+from .models import Household, Person, Visit
+
+PERSON_FIELDS = ("name", "gender", "id_number", "phone", "relation", "ethnicity", "political", "tags", "notes")
+HOUSEHOLD_FIELDS = ("door_no", "area_m2", "tenure", "notes")
+
+
+def require(user, perm, obj=None):
+    """Raise PermissionDenied unless the user holds the rule; one place for the check and its log."""
+    if not user.has_perm(perm, obj):
+        audit.record(AuditEvent.Action.DENIED, user=user, obj=obj, detail=perm)
+        raise PermissionDenied(_("You do not have permission to do this here."))
+
+
+def clean_person_data(data: dict) -> dict:
+    """Validate and normalise person fields; raises ValidationError with per-field Chinese messages."""
+    errors = {}
+    cleaned = dict(data)
+    if not (cleaned.get("name") or "").strip():
+        errors["name"] = _("Name is required.")
+    if cleaned.get("id_number"):
+        cleaned["id_number"] = normalise_id_number(cleaned["id_number"])
+        try:
+            validate_id_number(cleaned["id_number"])
+        except ValidationError as exc:
+            errors["id_number"] = exc.messages[0]
+    if cleaned.get("phone"):
+        cleaned["phone"] = normalise_phone(cleaned["phone"])
+        try:
+            validate_phone(cleaned["phone"])
+        except ValidationError as exc:
+            errors["phone"] = exc.messages[0]
+    for key, choices in (("gender", Person.Gender), ("relation", Person.Relation), ("political", Person.Political)):
+        if cleaned.get(key) and cleaned[key] not in choices.values:
+            errors[key] = _("Unknown value: %(value)s") % {"value": cleaned[key]}
+    if errors:
+        raise ValidationError(errors)
+    if cleaned.get("id_number") and "id_number" not in errors:
+        # The ID number is authoritative for birth date and gender.
+        cleaned["birth_date"] = birth_date_from_id(cleaned["id_number"])
+        cleaned["gender"] = Person.Gender.MALE if int(cleaned["id_number"][16]) % 2 else Person.Gender.FEMALE
+    if not cleaned.get("gender"):
+        raise ValidationError({"gender": _("Gender is required when there is no ID number.")})
+    cleaned["name"] = cleaned["name"].strip()
+    return cleaned
+
+
+def _check_duplicate_id(id_number, exclude_pk=None):
+    from gongzhi.core.crypto import lookup_hash
+    if id_number and Person.objects.filter(id_number_hash=lookup_hash(id_number)).exclude(pk=exclude_pk).exists():
+        raise ValidationError({"id_number": _("A person with this ID number is already registered.")})
+
+
+@transaction.atomic
+def create_household(user, *, place: Place, door_no: str, area_m2=None, tenure=Household.Tenure.OWNER, notes="") -> Household:
+    require(user, "registry.change_place_register", place)
+    if place.kind not in HOUSEHOLD_PARENT_KINDS:
+        raise ValidationError(_("Households are registered in a unit, building or grid, not in a %(kind)s.")
+                              % {"kind": place.get_kind_display()})
+    door_no = (door_no or "").strip()
+    if not door_no:
+        raise ValidationError({"door_no": _("Room/door number is required.")})
+    if Household.objects.filter(place=place, door_no=door_no).exists():
+        raise ValidationError({"door_no": _("Household %(door)s already exists here.") % {"door": door_no}})
+    if tenure not in Household.Tenure.values:
+        raise ValidationError({"tenure": _("Unknown value: %(value)s") % {"value": tenure}})
+    return Household.objects.create(place=place, door_no=door_no, area_m2=area_m2, tenure=tenure, notes=notes)
+
+
+@transaction.atomic
+def update_household(user, household: Household, **fields) -> Household:
+    require(user, "registry.change_household", household)
+    for key, value in fields.items():
+        if key in HOUSEHOLD_FIELDS:
+            setattr(household, key, value)
+    household.full_clean(exclude=["place"])
+    household.save()
+    return household
+
+
+@transaction.atomic
+def add_person(user, household: Household, **data) -> Person:
+    require(user, "registry.change_household", household)
+    cleaned = clean_person_data(data)
+    _check_duplicate_id(cleaned.get("id_number"))
+    person = Person(household=household, **{k: v for k, v in cleaned.items() if k in PERSON_FIELDS + ("birth_date",)})
+    person.save()
+    return person
+
+
+@transaction.atomic
+def update_person(user, person: Person, **data) -> Person:
+    require(user, "registry.change_person", person)
+    current = {f: getattr(person, f) for f in PERSON_FIELDS}
+    cleaned = clean_person_data({**current, **{k: v for k, v in data.items() if k in PERSON_FIELDS}})
+    _check_duplicate_id(cleaned.get("id_number"), exclude_pk=person.pk)
+    for key, value in cleaned.items():
+        if key in PERSON_FIELDS + ("birth_date",):
+            setattr(person, key, value)
+    person.save()
+    return person
+
+
+def view_person_full(user, person: Person, request=None) -> Person:
+    """Open a person's full record (unmasked); each opening is logged."""
+    require(user, "registry.view_person_full", person)
+    audit.record(AuditEvent.Action.VIEW_PERSONAL, request=request, user=user, obj=person)
+    return person
+
+
+@transaction.atomic
+def record_visit(user, household: Household, *, visited_at=None, met="", findings="", needs="") -> Visit:
+    require(user, "registry.visit_household", household)
+    visited_at = visited_at or timezone.now()
+    if visited_at > timezone.now() + timedelta(minutes=5):
+        raise ValidationError({"visited_at": _("A visit cannot be in the future.")})
+    if not (met or findings or needs).strip():
+        raise ValidationError({"findings": _("Write down who was met or what was found.")})
+    return Visit.objects.create(household=household, visitor=user, visited_at=visited_at, met=met.strip(),
+                                findings=findings.strip(), needs=needs.strip())
+
+
+def households_in(user, place: Place):
+    """Households under a place that the user may see."""
+    return user.scope.filter(Household.objects.filter(place__path__startswith=place.path))
+
+
+def unvisited_households(user, place: Place, days: int | None = None):
+    days = days or settings.GONGZHI_VISIT_ROUND_DAYS
+    since = timezone.now() - timedelta(days=days)
+    return (households_in(user, place).select_related("place")
+            .annotate(last_visit=Max("visits__visited_at"))
+            .filter(Q(last_visit__isnull=True) | Q(last_visit__lt=since))
+            .order_by("place__path", "door_no"))
+
+
+def grid_of(place: Place) -> Place | None:
+    return place.ancestor_of_kind(GRID_KINDS)
