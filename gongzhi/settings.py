@@ -25,6 +25,11 @@ GONGZHI_DATA_KEYS = os.environ["GONGZHI_DATA_KEYS"].split(",")
 GONGZHI_HASH_KEY = os.environ["GONGZHI_HASH_KEY"]
 
 INSTALLED_APPS = [
+    # Gongzhi's apps come first so their translations win over Django's for shared words ("Add", "Save").
+    "gongzhi.core",
+    "gongzhi.places",
+    "gongzhi.accounts",
+    "gongzhi.registry",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -35,10 +40,6 @@ INSTALLED_APPS = [
     "rules.apps.AutodiscoverRulesConfig",
     "axes",
     "ninja",
-    "gongzhi.core",
-    "gongzhi.places",
-    "gongzhi.accounts",
-    "gongzhi.registry",
 ]
 
 MIDDLEWARE = [
@@ -61,7 +62,7 @@ WSGI_APPLICATION = "gongzhi.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "gongzhi" / "templates"],
+        "DIRS": [],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -134,6 +135,9 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT.mkdir(exist_ok=True)
+# Without collectstatic (development, tests) whitenoise serves straight from the finders.
+WHITENOISE_USE_FINDERS = not PRODUCTION
 STATICFILES_DIRS = [
     # Front-end libraries come from npm at set-up time (package.json), never from the repo.
     ("vendor/htmx", BASE_DIR / "node_modules" / "htmx.org" / "dist"),

@@ -1,5 +1,6 @@
 """Test helpers every app's tests share: a small place tree with one login per role, and browser log-in."""
 
+from datetime import date
 from types import SimpleNamespace
 
 from gongzhi.accounts.models import RoleAssignment, User
@@ -48,10 +49,10 @@ def build_world():
     w.household_a = Household.objects.create(place=w.unit_a, door_no="101", area_m2=88)
     w.household_b = Household.objects.create(place=w.unit_b, door_no="201", area_m2=99)
     w.person_a = Person(household=w.household_a, name="张三", gender="M", id_number=valid_id(seq="011"),
-                        phone="13800000001", relation=Person.Relation.HEAD)
+                        birth_date=date(1980, 1, 1), phone="13800000001", relation=Person.Relation.HEAD)
     w.person_a.save()
     w.person_b = Person(household=w.household_b, name="李四", gender="F", id_number=valid_id(seq="022"),
-                        phone="13800000002", relation=Person.Relation.HEAD)
+                        birth_date=date(1980, 1, 1), phone="13800000002", relation=Person.Relation.HEAD)
     w.person_b.save()
     w.grid_worker_a = make_user("grid_a", Role.GRID_WORKER, w.grid_a)
     w.grid_worker_b = make_user("grid_b", Role.GRID_WORKER, w.grid_b)
@@ -68,5 +69,5 @@ def browser_login(page, base_url, username, password=PASSWORD):
     page.goto(f"{base_url}/accounts/login/")
     page.fill("#id_username", username)
     page.fill("#id_password", password)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base_url}/**")
+    with page.expect_navigation():
+        page.click("main button[type=submit]")

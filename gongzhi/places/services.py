@@ -54,7 +54,7 @@ def create_place(*, kind, name, parent=None, code="", boundary=None, latitude=No
     place.path = f"{parent.path if parent else '/'}{place.pk}/"
     place.save(update_fields=["path"])
     if boundary is not None:
-        transaction.on_commit(grid_index.invalidate)
+        grid_index.invalidate()
     return place
 
 
@@ -68,5 +68,5 @@ def set_boundary(place: Place, boundary) -> Place:
     validate_boundary(boundary)
     place.boundary = boundary
     place.save(update_fields=["boundary", "updated_at"])
-    transaction.on_commit(grid_index.invalidate)
+    grid_index.invalidate()
     return place
