@@ -71,3 +71,9 @@ def browser_login(page, base_url, username, password=PASSWORD):
     page.fill("#id_password", password)
     with page.expect_navigation():
         page.click("main button[type=submit]")
+
+
+def follow(locator):
+    """Click a link or submit button and wait for the page it leads to."""
+    with locator.page.expect_navigation():
+        locator.click()

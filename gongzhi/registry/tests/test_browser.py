@@ -7,7 +7,7 @@ import pytest
 from openpyxl import Workbook
 
 from gongzhi.core.models import AuditEvent
-from gongzhi.core.testing import browser_login, valid_id
+from gongzhi.core.testing import browser_login, follow, valid_id
 from gongzhi.registry.models import Person, Visit
 from gongzhi.registry.oneform import COLUMNS
 
@@ -21,11 +21,11 @@ def test_each_role_lands_on_its_home(page, live_server, world):
         browser_login(page, live_server.url, login)
         assert page.url == f"{live_server.url}/"
         assert badge in page.get_by_test_id("roles").inner_text()
-        page.get_by_role("button", name="退出登录").click()
+        follow(page.get_by_role("button", name="退出登录"))
         page.wait_for_url("**/accounts/login/")
     # the resident's home leads to her own household
     browser_login(page, live_server.url, "13800000001")
-    page.get_by_role("link", name=re.compile("1单元 101")).click()
+    follow(page.get_by_role("link", name=re.compile("1单元 101")))
     assert "张三" in page.content()
 
 
@@ -36,25 +36,25 @@ def test_wrong_password_shows_chinese_message(page, live_server, world):
 
 def test_place_tree_household_and_person(page, live_server, world):
     browser_login(page, live_server.url, "community")
-    page.get_by_role("link", name=re.compile("滨湖社区")).first.click()
+    follow(page.get_by_role("link", name=re.compile("滨湖社区")).first)
     page.wait_for_selector("#map path.leaflet-interactive")
     assert page.locator("#map path.leaflet-interactive").count() == 2  # both grid boundaries drawn
-    page.get_by_role("link", name="第一网格").click()
-    page.get_by_role("link", name="1栋").click()
-    page.get_by_role("link", name="1单元", exact=True).click()
-    page.get_by_role("link", name=re.compile("101")).click()
+    follow(page.get_by_role("link", name="第一网格"))
+    follow(page.get_by_role("link", name="1栋"))
+    follow(page.get_by_role("link", name="1单元", exact=True))
+    follow(page.get_by_role("link", name=re.compile("101")))
     body = page.content()
     assert world.person_a.masked_id_number in body and world.person_a.id_number not in body
-    page.get_by_role("link", name="张三").click()
+    follow(page.get_by_role("link", name="张三"))
     assert page.get_by_test_id("id-number").inner_text() == world.person_a.id_number
     assert AuditEvent.objects.filter(action="view_personal", user=world.community_worker).count() == 1
     # edit with a bad phone: a Chinese message, nothing saved
     page.fill("#id_phone", "12345")
-    page.get_by_role("button", name="保存").click()
+    follow(page.get_by_role("button", name="保存"))
     assert "手机号应为11位" in page.content()
     assert Person.objects.get(pk=world.person_a.pk).phone == "13800000001"
     page.fill("#id_phone", "13912345678")
-    page.get_by_role("button", name="保存").click()
+    follow(page.get_by_role("button", name="保存"))
     assert "已保存" in page.content()
     assert Person.objects.get(pk=world.person_a.pk).phone == "13912345678"
 
@@ -64,27 +64,27 @@ def test_register_household_and_add_member(page, live_server, world):
     page.goto(f"{live_server.url}/places/{world.unit_a.pk}/")
     page.fill("#id_door_no", "102")
     page.fill("#id_area_m2", "66")
-    page.get_by_role("button", name="登记").click()
+    follow(page.get_by_role("button", name="登记"))
     assert "住户已登记" in page.content()
     page.fill("#id_name", "王小明")
     page.fill("#id_id_number", valid_id(seq="771"))
     page.select_option("#id_relation", "head")
-    page.get_by_role("button", name="添加").click()
+    follow(page.get_by_role("button", name="添加"))
     assert "已添加人员" in page.content()
     assert Person.objects.get(name="王小明").household.door_no == "102"
 
 
 def test_visit_log_from_phone(page, live_server, world):
     browser_login(page, live_server.url, "grid_a")
-    page.get_by_role("link", name="敲门走访清单").click()
-    page.get_by_role("link", name="登记走访").first.click()
-    page.get_by_role("button", name="保存走访记录").click()
+    follow(page.get_by_role("link", name="敲门走访清单"))
+    follow(page.get_by_role("link", name="登记走访").first)
+    follow(page.get_by_role("button", name="保存走访记录"))
     assert "请填写见到的人或走访发现" in page.content()
     assert Visit.objects.count() == 0
     page.fill("#id_met", "户主张三")
     page.fill("#id_findings", "老人独居，行动不便")
     page.fill("#id_needs", "希望有人定期上门")
-    page.get_by_role("button", name="保存走访记录").click()
+    follow(page.get_by_role("button", name="保存走访记录"))
     assert "所有住户均已走访" in page.content()
     page.goto(f"{live_server.url}/registry/households/{world.household_a.pk}/")
     assert "老人独居" in page.content()
@@ -106,18 +106,18 @@ def test_import_page_dry_run_then_write(page, live_server, world, tmp_path):
     _sheet(bad, tmp_path / "bad.xlsx")
     _sheet(good, tmp_path / "good.xlsx")
     browser_login(page, live_server.url, "community")
-    page.get_by_role("link", name=re.compile("导入一表通")).click()
+    follow(page.get_by_role("link", name=re.compile("导入一表通")))
     page.select_option("#id_community", str(world.community.pk))
     page.set_input_files("#id_file", str(tmp_path / "bad.xlsx"))
-    page.get_by_role("button", name="检查文件").click()
+    follow(page.get_by_role("button", name="检查文件"))
     report = page.get_by_test_id("import-report").inner_text()
     assert "未写入任何数据" in report and "系统中没有该楼栋：99栋" in report
     page.select_option("#id_community", str(world.community.pk))
     page.set_input_files("#id_file", str(tmp_path / "good.xlsx"))
-    page.get_by_role("button", name="检查文件").click()
+    follow(page.get_by_role("button", name="检查文件"))
     assert page.get_by_test_id("p-created").inner_text() == "1"
     assert not Person.objects.filter(name="赵一").exists()
-    page.get_by_role("button", name="确认写入").click()
+    follow(page.get_by_role("button", name="确认写入"))
     assert "导入完成" in page.content()
     assert Person.objects.filter(name="赵一").count() == 1
     with page.expect_download() as download:
@@ -129,10 +129,10 @@ def test_import_page_dry_run_then_write(page, live_server, world, tmp_path):
 def test_language_switch_and_large_type(page, live_server, world):
     browser_login(page, live_server.url, "grid_a")
     small = page.evaluate("parseFloat(getComputedStyle(document.documentElement).fontSize)")
-    page.get_by_test_id("large-type").click()
+    follow(page.get_by_test_id("large-type"))
     large = page.evaluate("parseFloat(getComputedStyle(document.documentElement).fontSize)")
     assert large >= small * 1.25
-    page.get_by_role("button", name="English").click()
+    follow(page.get_by_role("button", name="English"))
     assert "My grids" in page.content()
-    page.get_by_role("button", name="中文").click()
+    follow(page.get_by_role("button", name="中文"))
     assert "我的网格" in page.content()
