@@ -8,6 +8,9 @@ from gongzhi.core.testing import make_user
 @pytest.fixture
 def w(world):
     """The shared world plus a police liaison over the district and a resident login in grid B."""
+    from gongzhi.appeals.defaults import seed
+    from gongzhi.appeals.models import Category
+    seed(Category)  # a transactional (browser) test elsewhere may have flushed the migration's rows
     world.police = make_user("police", Role.DEPARTMENT_LIAISON, world.district)
     RoleAssignment.objects.filter(user=world.police).update(department="派出所")
     world.resident_b = make_user("resident_b", Role.RESIDENT, world.unit_b, phone="13800000002", person=world.person_b)

@@ -186,3 +186,11 @@ def test_allowed_actions(w, make_appeal):
     assert "accept" in services.allowed_actions(w.grid_worker_a, a)
     assert services.allowed_actions(w.grid_worker_b, a) == []
     assert services.allowed_actions(w.resident, a) == []
+
+
+def test_messages_are_translated(w, make_appeal):
+    from django.utils import translation
+    a = make_appeal()
+    with translation.override("zh-hans"), pytest.raises(ValidationError) as exc:
+        services.close(w.grid_worker_a, a)
+    assert "已提交" in str(exc.value) and "关闭" in str(exc.value)
