@@ -30,6 +30,7 @@ INSTALLED_APPS = [
     "gongzhi.places",
     "gongzhi.accounts",
     "gongzhi.registry",
+    "gongzhi.appeals",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",

@@ -1,0 +1,275 @@
+"""API for appeals: submit (Idempotency-Key header), list, inbox, one appeal with its history, every transition,
+categories, notifications and metrics (JSON or .xlsx)."""
+
+from datetime import date, datetime, time, timedelta
+
+from django.core.exceptions import ValidationError
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from ninja import Field, Router, Schema
+from ninja.pagination import paginate
+
+from gongzhi.accounts.models import User
+from gongzhi.core.http import xlsx_response
+from gongzhi.places.api import visible_place
+from gongzhi.places.models import Place
+
+from . import metrics, services
+from .models import Appeal, Category
+
+router = Router(tags=["appeals"])
+
+
+class CategoryOut(Schema):
+    id: int
+    code: str
+    name: str
+    parent_id: int | None
+    default_tier: str
+    department: str
+    response_hours: int
+    resolve_hours: int
+
+
+class EventOut(Schema):
+    at: datetime
+    action: str
+    from_status: str
+    to_status: str
+    tier: str
+    place_id: int | None
+    actor: str | None
+    note: str
+
+    @staticmethod
+    def resolve_actor(obj):
+        return str(obj.actor) if obj.actor_id else None
+
+
+class AppealRow(Schema):
+    id: int
+    kind: str
+    category_id: int
+    title: str
+    status: str
+    tier: str
+    place_id: int
+    handler_place_id: int
+    department: str
+    urgency: str
+    created_at: datetime
+    due: datetime | None
+    overdue: bool
+
+
+class AppealOut(AppealRow):
+    description: str
+    latitude: float | None
+    longitude: float | None
+    address: str
+    source: str
+    reporter_id: int | None
+    contact_phone: str
+    assignee_id: int | None
+    accept_due: datetime | None
+    response_due: datetime | None
+    resolve_due: datetime | None
+    accepted_at: datetime | None
+    responded_at: datetime | None
+    resolved_at: datetime | None
+    closed_at: datetime | None
+    resolution: str
+    rating: str
+    reopen_count: int
+    escalation_count: int
+    paused_seconds: int
+    merged_into_id: int | None
+    events: list[EventOut]
+    allowed_actions: list[str] = []
+
+    @staticmethod
+    def resolve_contact_phone(obj):
+        return obj.masked_contact_phone
+
+    @staticmethod
+    def resolve_events(obj):
+        return list(obj.events.select_related("actor"))
+
+    @staticmethod
+    def resolve_allowed_actions(obj, context):
+        return services.allowed_actions(context["request"].user, obj)
+
+
+class AppealIn(Schema):
+    kind: str
+    category_id: int
+    description: str
+    title: str = ""
+    place_id: int | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+    address: str = ""
+    source: str = Appeal.Source.API
+    urgency: str = Appeal.Urgency.NORMAL
+    contact_name: str = ""
+    contact_phone: str = ""
+
+
+class ActionIn(Schema):
+    note: str = Field("", description="Reason or note; required for resolve (what was done), escalate, return, "
+                                      "reject, hold and resume")
+    rating: str = Field("", description="rate: satisfied, basically or unsatisfied")
+    department: str = Field("", description="dispatch/escalate: the department")
+    assignee_id: int | None = None
+    assisting_departments: list[str] = []
+    into_id: int | None = Field(None, description="merge: the appeal this one duplicates")
+
+
+class MetricsOut(Schema):
+    place: str
+    start: str
+    end: str
+    total: int
+    valid: int
+    by_kind: dict[str, int]
+    by_category: dict[str, int]
+    responded: int
+    resolved: int
+    rated: int
+    satisfied: int
+    on_time: int
+    reworked: int
+    overdue: int
+    response_rate: float | None
+    resolution_rate: float | None
+    satisfaction_rate: float | None
+    on_time_rate: float | None
+    rework_rate: float | None
+    median_response_hours: float | None
+    median_resolve_hours: float | None
+
+
+class NotificationOut(Schema):
+    id: int
+    appeal_id: int | None
+    message: str
+    created_at: datetime
+    read_at: datetime | None
+
+
+def visible_appeal(user, appeal_id) -> Appeal:
+    appeal = get_object_or_404(Appeal.objects.select_related("category", "place", "handler_place"), pk=appeal_id)
+    services.require(user, "appeals.view_appeal", appeal)
+    return appeal
+
+
+@router.get("/categories", response=list[CategoryOut])
+def categories(request):
+    return list(Category.objects.filter(active=True))
+
+
+@router.post("/", response={200: AppealOut, 201: AppealOut})
+def submit(request, payload: AppealIn):
+    """Submit an appeal. Send an `Idempotency-Key` header: a retry with the same key returns the same appeal
+    (200) instead of creating another (201)."""
+    key = request.headers.get("Idempotency-Key") or None
+    data = payload.dict()
+    category = Category.objects.filter(pk=data.pop("category_id"), active=True).first()
+    place_id = data.pop("place_id")
+    place = get_object_or_404(Place, pk=place_id) if place_id else None
+    replay = bool(key) and Appeal.objects.filter(idempotency_key=key).exists()
+    appeal = services.submit(request.user, category=category, place=place, idempotency_key=key, **data)
+    return (200 if replay else 201), appeal
+
+
+@router.get("/", response=list[AppealRow])
+@paginate
+def list_appeals(request, status: str | None = None, mine: bool = False):
+    """Appeals the caller may see (their own, and those under their places)."""
+    qs = services.visible_appeals(request.user)
+    if mine:
+        qs = qs.filter(reporter=request.user)
+    if status:
+        qs = qs.filter(status=status)
+    return qs
+
+
+@router.get("/inbox", response=list[AppealRow])
+@paginate
+def inbox(request, tier: str | None = None):
+    """Open appeals the caller's unit holds now, earliest resolution deadline first."""
+    qs = services.inbox(request.user)
+    return qs.filter(tier=tier) if tier else qs
+
+
+@router.get("/notifications", response=list[NotificationOut])
+def notifications(request, unread: bool = True):
+    qs = request.user.appeal_notifications.all()
+    return list((qs.filter(read_at__isnull=True) if unread else qs)[:100])
+
+
+def _period(start, end):
+    tz = timezone.get_current_timezone()
+    end = end or timezone.localdate()
+    start = start or end - timedelta(days=29)
+    return datetime.combine(start, time.min, tz), datetime.combine(end + timedelta(days=1), time.min, tz)
+
+
+@router.get("/metrics", response=MetricsOut)
+def appeal_metrics(request, place_id: int, start: date | None = None, end: date | None = None):
+    """Metrics for appeals under a place submitted between `start` and `end` (inclusive dates)."""
+    place = visible_place(request.user, place_id)
+    return metrics.compute(request.user, place, *_period(start, end)).as_dict()
+
+
+@router.get("/metrics.xlsx")
+def appeal_metrics_xlsx(request, place_id: int, start: date | None = None, end: date | None = None):
+    place = visible_place(request.user, place_id)
+    m = metrics.compute(request.user, place, *_period(start, end))
+    return xlsx_response(metrics.workbook(m), f"appeals-{place.pk}.xlsx")
+
+
+@router.get("/{appeal_id}", response=AppealOut)
+def detail(request, appeal_id: int):
+    return visible_appeal(request.user, appeal_id)
+
+
+@router.post("/{appeal_id}/{action}", response=AppealOut)
+def act(request, appeal_id: int, action: str, payload: ActionIn):
+    """Take one transition: accept, assign, start, resolve, rate, close, return, escalate, dispatch, merge,
+    reject, hold, resume. A replayed request finds the appeal already moved on and is refused (400),
+    so nothing happens twice."""
+    appeal = visible_appeal(request.user, appeal_id)
+    user, note = request.user, payload.note
+    if action == "accept":
+        return services.accept(user, appeal, note)
+    if action == "assign":
+        assignee = get_object_or_404(User, pk=payload.assignee_id) if payload.assignee_id else None
+        return services.assign(user, appeal, assignee=assignee, assisting_departments=payload.assisting_departments,
+                               note=note)
+    if action == "start":
+        return services.start(user, appeal, note)
+    if action == "resolve":
+        return services.resolve(user, appeal, note)
+    if action == "rate":
+        return services.rate(user, appeal, payload.rating, note)
+    if action == "close":
+        return services.close(user, appeal, note)
+    if action == "return":
+        return services.return_appeal(user, appeal, note)
+    if action == "escalate":
+        return services.escalate(user, appeal, note, payload.department)
+    if action == "dispatch":
+        return services.dispatch(user, appeal, payload.department, note)
+    if action == "merge":
+        if not payload.into_id:
+            raise ValidationError({"into_id": _("Give the number of the appeal to merge into.")})
+        return services.merge(user, appeal, visible_appeal(user, payload.into_id), note)
+    if action == "reject":
+        return services.reject(user, appeal, note)
+    if action == "hold":
+        return services.hold(user, appeal, note)
+    if action == "resume":
+        return services.resume(user, appeal, note)
+    raise ValidationError(_("Unknown action: %(action)s") % {"action": action})

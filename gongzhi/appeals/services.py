@@ -1,0 +1,558 @@
+"""Every change to an appeal goes through here: one function per transition, the acting user first.
+
+Each checks the rule (`registry.services.require`), checks that the transition is possible from the
+current status, changes the appeal under a row lock, appends one AppealEvent and notifies who needs to know.
+"""
+
+from datetime import timedelta
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from gongzhi.accounts.models import RoleAssignment, User
+from gongzhi.accounts.roles import STAFF_ROLES, Role
+from gongzhi.core.crypto import lookup_hash
+from gongzhi.core.validators import normalise_phone, validate_phone
+from gongzhi.places import geo
+from gongzhi.places.models import COMMUNITY_KINDS, GRID_KINDS, SUBDISTRICT_KINDS, Kind, Place
+from gongzhi.registry.services import require
+
+from .models import TIER_ORDER, Appeal, AppealEvent, Category, Notification, SubTask, Tier
+
+S = Appeal.Status
+ACCEPT_HOURS = 2          # online submissions are accepted within 2 hours
+DANGER_RESPONSE_HOURS = 2  # danger to life or property: feedback within 2 hours
+DANGER_RESOLVE_HOURS = 24
+MAX_PHOTO_BYTES = 5 * 1024 * 1024
+PHOTO_SIGNATURES = {b"\xff\xd8\xff": "jpg", b"\x89PNG\r\n\x1a\n": "png", b"GIF87a": "gif", b"GIF89a": "gif"}
+
+# The statuses each transition may start from.
+ALLOWED_FROM = {
+    "accept": {S.SUBMITTED},
+    "assign": {S.ACCEPTED, S.ASSIGNED, S.IN_PROGRESS},
+    "start": {S.ACCEPTED, S.ASSIGNED},
+    "resolve": {S.ACCEPTED, S.ASSIGNED, S.IN_PROGRESS},
+    "close": {S.RESOLVED},
+    "return": {S.SUBMITTED, S.ACCEPTED, S.ASSIGNED},
+    "escalate": {S.SUBMITTED, S.ACCEPTED, S.ASSIGNED, S.IN_PROGRESS},
+    "dispatch": {S.SUBMITTED, S.ACCEPTED, S.ASSIGNED},
+    "merge": {S.SUBMITTED, S.ACCEPTED, S.ASSIGNED, S.IN_PROGRESS},
+    "reject": {S.SUBMITTED, S.ACCEPTED},
+    "hold": {S.ACCEPTED, S.ASSIGNED, S.IN_PROGRESS},
+    "resume": {S.ON_HOLD},
+    "rate": {S.RESOLVED},
+}
+PERM_OF = {action: "appeals.handle_appeal" for action in ALLOWED_FROM}
+PERM_OF.update({"rate": "appeals.rate_appeal", "dispatch": "appeals.dispatch_appeal"})
+ACTION_LABELS = {
+    "submit": gettext_lazy("submit"), "accept": gettext_lazy("accept"), "assign": gettext_lazy("assign"),
+    "start": gettext_lazy("start"), "resolve": gettext_lazy("resolve"), "close": gettext_lazy("close"),
+    "return": gettext_lazy("return"), "escalate": gettext_lazy("escalate"), "dispatch": gettext_lazy("dispatch"),
+    "merge": gettext_lazy("merge"), "reject": gettext_lazy("reject"), "hold": gettext_lazy("put on hold"),
+    "resume": gettext_lazy("resume"), "rate": gettext_lazy("rate"), "reopen": gettext_lazy("reopen"),
+    "overdue": gettext_lazy("overdue"),
+}
+
+
+# ---- notifications: in-app by default; other channels (SMS, WeChat) append a callable here.
+
+def _inapp(user, appeal, message):
+    Notification.objects.create(user=user, appeal=appeal, message=message[:300], channel="inapp")
+
+
+CHANNELS = [_inapp]
+
+
+def notify(users, appeal, message):
+    for user in {u.pk: u for u in users if u is not None}.values():
+        for channel in CHANNELS:
+            channel(user, appeal, message)
+
+
+def handlers_of(appeal) -> list[User]:
+    """Who holds the appeal now: liaisons of the department, or staff with a role at the handling place."""
+    if appeal.tier == Tier.DEPARTMENT:
+        ras = RoleAssignment.objects.filter(role=Role.DEPARTMENT_LIAISON, department=appeal.department, active=True)
+        return [ra.user for ra in ras.select_related("user", "place") if appeal.place.path.startswith(ra.place.path)]
+    return list(User.objects.filter(roles__place=appeal.handler_place, roles__role__in=STAFF_ROLES,
+                                    roles__active=True, is_active=True).distinct())
+
+
+# ---- helpers
+
+def _event(appeal, user, action, from_status, note=""):
+    return AppealEvent.objects.create(appeal=appeal, actor=user if user and user.is_authenticated else None,
+                                      action=action, from_status=from_status, to_status=appeal.status,
+                                      tier=appeal.tier, place=appeal.handler_place, note=note)
+
+
+def _locked(appeal) -> Appeal:
+    return Appeal.objects.select_for_update().select_related("place", "handler_place", "category").get(pk=appeal.pk)
+
+
+def _begin(user, appeal, action) -> Appeal:
+    """Lock the row, check the rule and that the transition is possible now."""
+    appeal = _locked(appeal)
+    require(user, PERM_OF[action], appeal)
+    if appeal.status not in ALLOWED_FROM[action]:
+        raise ValidationError(_("An appeal that is %(status)s cannot be given the action “%(action)s”.")
+                              % {"status": appeal.get_status_display(), "action": ACTION_LABELS[action]})
+    return appeal
+
+
+def _need(text, field="note"):
+    text = (text or "").strip()
+    if not text:
+        raise ValidationError({field: _("Please give a reason or note.")})
+    return text
+
+
+def _place_for_tier(place, tier):
+    kinds = {Tier.GRID: GRID_KINDS, Tier.COMMUNITY: COMMUNITY_KINDS, Tier.SUBDISTRICT: SUBDISTRICT_KINDS}[tier]
+    return place.ancestor_of_kind(kinds)
+
+
+def _first_tier_from(place, tier):
+    """The tier at or above `tier` that exists above the place (a community without grids starts at the community)."""
+    for t in TIER_ORDER[TIER_ORDER.index(tier):TIER_ORDER.index(Tier.SUBDISTRICT) + 1]:
+        found = _place_for_tier(place, t)
+        if found is not None:
+            return t, found
+    raise ValidationError({"place": _("This place is not inside a subdistrict or town.")})
+
+
+def _hours(appeal):
+    cat = appeal.category
+    if appeal.urgency == Appeal.Urgency.DANGER:
+        return DANGER_RESPONSE_HOURS, min(cat.resolve_hours, DANGER_RESOLVE_HOURS)
+    return cat.response_hours, cat.resolve_hours
+
+
+def _liaisons_exist(place, department) -> bool:
+    ras = RoleAssignment.objects.filter(role=Role.DEPARTMENT_LIAISON, department=department, active=True)
+    return any(place.path.startswith(p) for p in ras.values_list("place__path", flat=True))
+
+
+def check_photo(photo):
+    if photo is None:
+        return
+    if photo.size > MAX_PHOTO_BYTES:
+        raise ValidationError({"photo": _("The photo is larger than 5 MB.")})
+    head = photo.read(16)
+    photo.seek(0)
+    if not any(head.startswith(sig) for sig in PHOTO_SIGNATURES) and not (head[:4] == b"RIFF" and head[8:12] == b"WEBP"):
+        raise ValidationError({"photo": _("The photo must be a JPEG, PNG, GIF or WebP image.")})
+
+
+# ---- transitions
+
+def submit(user, *, kind, category, description, title="", place=None, latitude=None, longitude=None,
+           address="", source=Appeal.Source.WEB, urgency=Appeal.Urgency.NORMAL, contact_name="",
+           contact_phone="", photo=None, idempotency_key=None, reporter_person=None) -> Appeal:
+    """Record an appeal. The same idempotency key returns the appeal it first created."""
+    require(user, "appeals.submit_appeal")
+    key = (idempotency_key or "").strip() or None
+    if key:
+        if len(key) > 80:
+            raise ValidationError({"idempotency_key": _("The idempotency key is too long.")})
+        existing = Appeal.objects.filter(idempotency_key=key).first()
+        if existing is not None:
+            return _same_submitter(user, existing)
+    errors = {}
+    if kind not in Appeal.Kind.values:
+        errors["kind"] = _("Unknown kind of appeal.")
+    if not isinstance(category, Category) or not category.active:
+        errors["category"] = _("Choose a category.")
+    description = (description or "").strip()
+    if not description:
+        errors["description"] = _("Please describe the problem.")
+    if source not in Appeal.Source.values:
+        errors["source"] = _("Unknown source.")
+    if urgency not in Appeal.Urgency.values:
+        errors["urgency"] = _("Unknown urgency.")
+    contact_phone = normalise_phone(contact_phone or "")
+    if contact_phone:
+        try:
+            validate_phone(contact_phone)
+        except ValidationError as exc:
+            errors["contact_phone"] = exc.messages[0]
+    if (latitude is None) != (longitude is None):
+        errors["latitude"] = _("Give both latitude and longitude, or neither.")
+    if errors:
+        raise ValidationError(errors)
+    check_photo(photo)
+    if latitude is not None:
+        located = geo.locate(latitude, longitude)
+        if located is None and place is None:
+            raise ValidationError({"place": _("No grid contains this location; please choose the place.")})
+        place = located or place
+    if place is None and user.person_id and user.person.household_id:
+        place = user.person.household.place
+    if place is None:
+        raise ValidationError({"place": _("Choose a place or give a location.")})
+    if place.kind in {Kind.PROVINCE, Kind.CITY, Kind.DISTRICT}:
+        raise ValidationError({"place": _("Choose a community, grid or building, not a whole district.")})
+    reporter = user
+    if source not in (Appeal.Source.WEB, Appeal.Source.API):
+        # Taken by staff for someone else: link the resident's login by phone when there is one.
+        require(user, "appeals.intake_appeal", place)
+        reporter = User.objects.filter(phone_hash=lookup_hash(contact_phone)).first() if contact_phone else None
+    tier, handler_place = _first_tier_from(place, category.default_tier
+                                           if category.default_tier != Tier.DEPARTMENT else Tier.SUBDISTRICT)
+    now = timezone.now()
+    appeal = Appeal(kind=kind, category=category, title=(title or "").strip()[:100] or description[:30],
+                    description=description, place=place, tier=tier, handler_place=handler_place,
+                    latitude=latitude, longitude=longitude, address=(address or "").strip()[:200], source=source,
+                    reporter=reporter, reporter_person=reporter_person or (reporter.person if reporter else None),
+                    contact_name=(contact_name or "").strip()[:50] or (reporter.full_name if reporter else ""),
+                    contact_phone=contact_phone or (reporter.phone if reporter else "") or None,
+                    urgency=urgency, idempotency_key=key, created_at=now)
+    response_h, resolve_h = _hours(appeal)
+    appeal.accept_due = now + timedelta(hours=ACCEPT_HOURS)
+    appeal.response_due = now + timedelta(hours=response_h)
+    appeal.resolve_due = now + timedelta(hours=resolve_h)
+    try:
+        with transaction.atomic():
+            appeal.save()
+            if photo is not None:
+                appeal.photo.save(photo.name or "photo", photo, save=True)
+            _event(appeal, user, "submit", "", "")
+    except IntegrityError:
+        if key and (existing := Appeal.objects.filter(idempotency_key=key).first()):
+            return _same_submitter(user, existing)  # a concurrent retry won the race
+        raise
+    notify(handlers_of(appeal), appeal, _("New appeal #%(id)s: %(title)s") % {"id": appeal.pk, "title": appeal.title})
+    return appeal
+
+
+def _same_submitter(user, appeal):
+    first = appeal.events.filter(action="submit").first()
+    if first is None or first.actor_id != user.pk:
+        raise ValidationError({"idempotency_key": _("This idempotency key was already used for another request.")})
+    return appeal
+
+
+@transaction.atomic
+def accept(user, appeal, note="") -> Appeal:
+    appeal = _begin(user, appeal, "accept")
+    appeal.status = S.ACCEPTED
+    appeal.accepted_at = appeal.accepted_at or timezone.now()
+    appeal.save()
+    _event(appeal, user, "accept", S.SUBMITTED, note)
+    notify([appeal.reporter], appeal, _("Your appeal #%(id)s was accepted.") % {"id": appeal.pk})
+    return appeal
+
+
+@transaction.atomic
+def assign(user, appeal, *, assignee=None, assisting_places=(), assisting_departments=(), note="") -> Appeal:
+    """Give the appeal to a worker of the handling unit; assisting units get joint-handling sub-tasks."""
+    appeal = _begin(user, appeal, "assign")
+    if assignee is None and not assisting_places and not assisting_departments:
+        raise ValidationError({"assignee": _("Choose who handles it, or the assisting units.")})
+    if assignee is not None and not (assignee.has_perm("appeals.handle_appeal", appeal)):
+        raise ValidationError({"assignee": _("%(name)s does not work at the handling unit.") % {"name": assignee}})
+    before = appeal.status
+    if assignee is not None:
+        appeal.assignee = assignee
+    if not appeal.subtasks.filter(role=SubTask.Role.LEAD).exists():
+        SubTask.objects.create(appeal=appeal, role=SubTask.Role.LEAD, place=appeal.handler_place,
+                               department=appeal.department)
+    for place in assisting_places:
+        SubTask.objects.create(appeal=appeal, role=SubTask.Role.ASSIST, place=place)
+    for department in assisting_departments:
+        if department.strip():
+            SubTask.objects.create(appeal=appeal, role=SubTask.Role.ASSIST, department=department.strip())
+    if appeal.status == S.ACCEPTED:
+        appeal.status = S.ASSIGNED
+    appeal.save()
+    names = [str(assignee)] if assignee else []
+    names += [str(p) for p in assisting_places] + [d for d in assisting_departments if d.strip()]
+    _event(appeal, user, "assign", before, "; ".join(filter(None, [", ".join(names), note])))
+    notify([assignee], appeal, _("Appeal #%(id)s was assigned to you.") % {"id": appeal.pk})
+    return appeal
+
+
+@transaction.atomic
+def start(user, appeal, note="") -> Appeal:
+    appeal = _begin(user, appeal, "start")
+    before = appeal.status
+    appeal.status = S.IN_PROGRESS
+    appeal.responded_at = appeal.responded_at or timezone.now()
+    appeal.save()
+    _event(appeal, user, "start", before, note)
+    notify([appeal.reporter], appeal, _("Work on your appeal #%(id)s has started.") % {"id": appeal.pk})
+    return appeal
+
+
+@transaction.atomic
+def resolve(user, appeal, resolution) -> Appeal:
+    appeal = _begin(user, appeal, "resolve")
+    resolution = _need(resolution, "resolution")
+    before, now = appeal.status, timezone.now()
+    appeal.status = S.RESOLVED
+    appeal.resolution = resolution
+    appeal.resolved_at = now
+    appeal.responded_at = appeal.responded_at or now
+    appeal.subtasks.filter(done_at__isnull=True).update(done_at=now)
+    appeal.save()
+    _event(appeal, user, "resolve", before, resolution)
+    notify([appeal.reporter], appeal, _("Your appeal #%(id)s was resolved; please rate it.") % {"id": appeal.pk})
+    return appeal
+
+
+@transaction.atomic
+def rate(user, appeal, rating, note="") -> Appeal:
+    """The reporter rates: satisfied closes; unsatisfied reopens once to the same unit, then escalates."""
+    appeal = _begin(user, appeal, "rate")
+    if rating not in Appeal.Rating.values:
+        raise ValidationError({"rating": _("Choose satisfied, basically satisfied or unsatisfied.")})
+    note = (note or "").strip()[:300]
+    appeal.rating, appeal.rating_note = rating, note
+    now = timezone.now()
+    resolve_h = _hours(appeal)[1]
+    if rating != Appeal.Rating.UNSATISFIED:
+        appeal.status, appeal.closed_at = S.CLOSED, now
+        appeal.save()
+        _event(appeal, user, "rate", S.RESOLVED, Appeal.Rating(rating).label + (f": {note}" if note else ""))
+        return appeal
+    appeal.resolved_at = None
+    appeal.resolve_due = now + timedelta(hours=resolve_h)
+    if appeal.reopen_count == 0:
+        appeal.reopen_count = 1
+        appeal.status = S.ACCEPTED
+        appeal.save()
+        _event(appeal, user, "reopen", S.RESOLVED, note)
+        notify(handlers_of(appeal), appeal, _("Appeal #%(id)s was rated unsatisfied and is reopened.")
+               % {"id": appeal.pk})
+        return appeal
+    appeal.reopen_count += 1
+    appeal.status = S.ACCEPTED
+    appeal.save()
+    _event(appeal, user, "reopen", S.RESOLVED, note)
+    return _move_up(user, appeal, _("Rated unsatisfied again."), auto=True)
+
+
+@transaction.atomic
+def close(user, appeal, note="") -> Appeal:
+    """Staff close a resolved appeal the reporter has not rated (e.g. taken by phone)."""
+    appeal = _begin(user, appeal, "close")
+    appeal.status, appeal.closed_at = S.CLOSED, timezone.now()
+    appeal.save()
+    _event(appeal, user, "close", S.RESOLVED, note)
+    return appeal
+
+
+def _next_tier(appeal):
+    index = TIER_ORDER.index(appeal.tier)
+    for tier in TIER_ORDER[index + 1:]:
+        if tier == Tier.DEPARTMENT:
+            return tier, _place_for_tier(appeal.place, Tier.SUBDISTRICT) or appeal.handler_place
+        place = _place_for_tier(appeal.place, tier)
+        if place is not None:
+            return tier, place
+    return None, None
+
+
+def _move_up(user, appeal, reason, department="", auto=False, action="escalate"):
+    """Hand the appeal to the next tier; it must be accepted again there."""
+    tier, place = _next_tier(appeal)
+    if tier is None:
+        raise ValidationError(_("The appeal is already with a department; it cannot go higher."))
+    if tier == Tier.DEPARTMENT:
+        department = (department or "").strip() or appeal.category.department
+        if not department:
+            raise ValidationError({"department": _("Name the department to hand this appeal to.")})
+        if not _liaisons_exist(appeal.place, department):
+            raise ValidationError({"department": _("No liaison of %(department)s covers this place.")
+                                   % {"department": department}})
+        appeal.department = department
+    before = appeal.status
+    appeal.tier, appeal.handler_place, appeal.status, appeal.assignee = tier, place, S.SUBMITTED, None
+    appeal.accept_due = timezone.now() + timedelta(hours=ACCEPT_HOURS)
+    if action == "escalate":
+        appeal.escalation_count += 1
+    appeal.save()
+    _event(appeal, user, action, before, reason)
+    notify(handlers_of(appeal), appeal, _("Appeal #%(id)s was escalated to you: %(reason)s")
+           % {"id": appeal.pk, "reason": reason})
+    return appeal
+
+
+@transaction.atomic
+def escalate(user, appeal, reason, department="") -> Appeal:
+    """Grid → community → subdistrict → department, with a reason."""
+    appeal = _begin(user, appeal, "escalate")
+    return _move_up(user, appeal, _need(reason), department)
+
+
+@transaction.atomic
+def dispatch(user, appeal, department, note="") -> Appeal:
+    """A community or subdistrict sends the appeal straight to a department's liaison."""
+    appeal = _begin(user, appeal, "dispatch")
+    department = (department or "").strip()
+    if not department:
+        raise ValidationError({"department": _("Name the department to hand this appeal to.")})
+    if not _liaisons_exist(appeal.place, department):
+        raise ValidationError({"department": _("No liaison of %(department)s covers this place.")
+                               % {"department": department}})
+    before = appeal.status
+    appeal.tier, appeal.department, appeal.status, appeal.assignee = Tier.DEPARTMENT, department, S.SUBMITTED, None
+    appeal.accept_due = timezone.now() + timedelta(hours=ACCEPT_HOURS)
+    appeal.save()
+    _event(appeal, user, "dispatch", before, f"{department}: {note}" if note else department)
+    notify(handlers_of(appeal), appeal, _("Appeal #%(id)s was dispatched to %(department)s.")
+           % {"id": appeal.pk, "department": department})
+    return appeal
+
+
+@transaction.atomic
+def return_appeal(user, appeal, reason) -> Appeal:
+    """退回: the unit says the appeal is not theirs; it goes back to the tier that dispatches."""
+    appeal = _begin(user, appeal, "return")
+    reason = _need(reason)
+    if appeal.tier == Tier.DEPARTMENT:
+        before = appeal.status
+        appeal.tier, appeal.department, appeal.status, appeal.assignee = Tier.SUBDISTRICT, "", S.SUBMITTED, None
+        appeal.accept_due = timezone.now() + timedelta(hours=ACCEPT_HOURS)
+        appeal.save()
+        _event(appeal, user, "return", before, reason)
+        notify(handlers_of(appeal), appeal, _("Appeal #%(id)s was returned: %(reason)s")
+               % {"id": appeal.pk, "reason": reason})
+        return appeal
+    if appeal.tier == Tier.SUBDISTRICT:
+        raise ValidationError(_("The subdistrict cannot return an appeal; dispatch or reject it instead."))
+    return _move_up(user, appeal, reason, action="return")
+
+
+@transaction.atomic
+def merge(user, appeal, into, note="") -> Appeal:
+    """A duplicate joins the appeal it repeats; its reporter follows that one."""
+    appeal = _begin(user, appeal, "merge")
+    require(user, "appeals.view_appeal", into)
+    if into.pk == appeal.pk or into.status not in Appeal.OPEN + (S.RESOLVED,) or into.merged_into_id:
+        raise ValidationError({"into": _("Choose another open appeal to merge into.")})
+    before = appeal.status
+    appeal.status, appeal.merged_into, appeal.closed_at = S.MERGED, into, timezone.now()
+    appeal.save()
+    _event(appeal, user, "merge", before, _("Merged into #%(id)s. %(note)s") % {"id": into.pk, "note": note})
+    AppealEvent.objects.create(appeal=into, actor=user, action="merge", from_status=into.status,
+                               to_status=into.status, tier=into.tier, place=into.handler_place,
+                               note=_("#%(id)s merged into this appeal.") % {"id": appeal.pk})
+    notify([appeal.reporter], appeal, _("Your appeal #%(id)s is handled together with #%(into)s.")
+           % {"id": appeal.pk, "into": into.pk})
+    return appeal
+
+
+@transaction.atomic
+def reject(user, appeal, reason) -> Appeal:
+    appeal = _begin(user, appeal, "reject")
+    reason = _need(reason)
+    before = appeal.status
+    appeal.status, appeal.closed_at = S.REJECTED, timezone.now()
+    appeal.save()
+    _event(appeal, user, "reject", before, reason)
+    notify([appeal.reporter], appeal, _("Your appeal #%(id)s was not accepted: %(reason)s")
+           % {"id": appeal.pk, "reason": reason})
+    return appeal
+
+
+@transaction.atomic
+def hold(user, appeal, note) -> Appeal:
+    """Pause the clock (waiting for the resident, a third party, the weather); a note is required."""
+    appeal = _begin(user, appeal, "hold")
+    note = _need(note)
+    before = appeal.status
+    appeal.status_before_hold, appeal.status, appeal.hold_started_at = before, S.ON_HOLD, timezone.now()
+    appeal.save()
+    _event(appeal, user, "hold", before, note)
+    return appeal
+
+
+@transaction.atomic
+def resume(user, appeal, note) -> Appeal:
+    """Restart the clock: every due time moves back by the time held."""
+    appeal = _begin(user, appeal, "resume")
+    note = _need(note)
+    paused = timezone.now() - appeal.hold_started_at
+    for field in ("accept_due", "response_due", "resolve_due"):
+        if getattr(appeal, field):
+            setattr(appeal, field, getattr(appeal, field) + paused)
+    appeal.paused_seconds += int(paused.total_seconds())
+    appeal.status, appeal.status_before_hold, appeal.hold_started_at = appeal.status_before_hold or S.ACCEPTED, "", None
+    appeal.save()
+    _event(appeal, user, "resume", S.ON_HOLD, note)
+    return appeal
+
+
+def allowed_actions(user, appeal) -> list[str]:
+    """The transitions this user may take on the appeal now (for buttons and the API)."""
+    return [a for a, statuses in ALLOWED_FROM.items() if appeal.status in statuses and user.has_perm(PERM_OF[a], appeal)]
+
+
+def visible_appeals(user):
+    """Appeals the user may see: under their staff places, their department's, and their own."""
+    from django.db.models import Q
+    qs = Appeal.objects.select_related("category", "place", "handler_place")
+    if user.is_superuser:
+        return qs
+    staff = user.scope.filter(qs, STAFF_ROLES).values("pk")
+    q = Q(pk__in=staff) | Q(reporter=user)
+    for department, path in RoleAssignment.objects.filter(user=user, role=Role.DEPARTMENT_LIAISON, active=True) \
+            .values_list("department", "place__path"):
+        q |= Q(department=department, place__path__startswith=path)
+    return qs.filter(q)
+
+
+def inbox(user):
+    """Open appeals the user's units hold now, most urgent deadline first."""
+    from django.db.models import Q
+    qs = Appeal.objects.filter(status__in=Appeal.OPEN).select_related("category", "place", "handler_place")
+    if user.is_superuser:
+        return qs.order_by("resolve_due")
+    q = Q(pk__in=user.scope.filter(qs.exclude(tier=Tier.DEPARTMENT), STAFF_ROLES,
+                                   path_field="handler_place__path").values("pk"))
+    for department, path in RoleAssignment.objects.filter(user=user, role=Role.DEPARTMENT_LIAISON, active=True) \
+            .values_list("department", "place__path"):
+        q |= Q(tier=Tier.DEPARTMENT, department=department, place__path__startswith=path)
+    return qs.filter(q).order_by("resolve_due")
+
+
+# ---- the overdue rule, run by jobs.escalate_overdue
+
+def flag_overdue(now=None) -> int:
+    """Every open appeal past its current deadline is flagged overdue and handed to the next tier
+    (with fresh time limits there); at the top it is flagged once and its handlers are reminded."""
+    now = now or timezone.now()
+    moved = 0
+    for appeal in Appeal.objects.filter(status__in=[S.SUBMITTED, S.ACCEPTED, S.ASSIGNED, S.IN_PROGRESS]) \
+            .select_related("category", "place", "handler_place"):
+        due = appeal.due
+        if due is None or due > now:
+            continue
+        with transaction.atomic():
+            appeal = _locked(appeal)
+            appeal.overdue = True
+            reason = _("Overdue: the time limit passed at %(due)s.") % {
+                "due": timezone.localtime(due).strftime("%Y-%m-%d %H:%M")}
+            tier = _next_tier(appeal)[0]
+            department_ok = tier != Tier.DEPARTMENT or _liaisons_exist(appeal.place, appeal.category.department)
+            if tier is not None and department_ok:
+                appeal.resolve_due = now + timedelta(hours=_hours(appeal)[1])
+                if not appeal.responded_at:
+                    appeal.response_due = now + timedelta(hours=_hours(appeal)[0])
+                _move_up(None, appeal, reason, auto=True)
+                moved += 1
+            else:
+                # Nowhere higher: push the deadline a day so the reminder is daily, not every run.
+                appeal.resolve_due = max(appeal.resolve_due or now, now) + timedelta(days=1)
+                if appeal.status == S.SUBMITTED:
+                    appeal.accept_due = now + timedelta(days=1)
+                elif not appeal.responded_at:
+                    appeal.response_due = now + timedelta(days=1)
+                appeal.save()
+                _event(appeal, None, "overdue", appeal.status, reason)
+                notify(handlers_of(appeal), appeal, _("Appeal #%(id)s is overdue.") % {"id": appeal.pk})
+    return moved
