@@ -31,6 +31,7 @@ INSTALLED_APPS = [
     "gongzhi.accounts",
     "gongzhi.registry",
     "gongzhi.appeals",
+    "gongzhi.deliberation",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",

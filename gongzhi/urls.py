@@ -11,6 +11,7 @@ urlpatterns = [
     path("places/", include("gongzhi.places.urls")),
     path("registry/", include("gongzhi.registry.urls")),
     path("appeals/", include("gongzhi.appeals.urls")),
+    path("deliberation/", include("gongzhi.deliberation.urls")),
     path("api/", api.urls),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
