@@ -26,7 +26,7 @@ def place_detail(request, pk):
     if not request.user.has_perm("places.view_place", place):
         raise PermissionDenied
     children = list(place.children.annotate(n_households=Count("households")).order_by("name"))
-    households = Paginator(households_in(request.user, place).select_related("place")
+    households = Paginator(households_in(request.user, place).select_related("place").order_by("place__path", "door_no")
                            .annotate(n_members=Count("members")), 50).get_page(request.GET.get("page"))
     points = [{"name": c.name, "lat": c.latitude, "lng": c.longitude} for c in children if c.latitude]
     can_edit = request.user.has_perm("registry.change_place_register", place)
