@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "gongzhi.places",
     "gongzhi.accounts",
     "gongzhi.registry",
+    "gongzhi.points",
 ]
 
 MIDDLEWARE = [
