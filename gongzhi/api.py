@@ -10,6 +10,7 @@ from ninja.security import APIKeyHeader, HttpBearer, django_auth
 from gongzhi.accounts.api import router as accounts_router
 from gongzhi.accounts.models import ApiToken
 from gongzhi.places.api import router as places_router
+from gongzhi.points.api import router as points_router
 from gongzhi.registry.api import router as registry_router
 
 
@@ -69,3 +70,4 @@ def _unauthenticated(request, exc):
 api.add_router("/auth", accounts_router)
 api.add_router("/places", places_router)
 api.add_router("/registry", registry_router)
+api.add_router("/points", points_router)
