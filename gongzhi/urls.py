@@ -10,6 +10,7 @@ urlpatterns = [
     path("accounts/", include("gongzhi.accounts.urls")),
     path("places/", include("gongzhi.places.urls")),
     path("registry/", include("gongzhi.registry.urls")),
+    path("points/", include("gongzhi.points.urls")),
     path("api/", api.urls),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
