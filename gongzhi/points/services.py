@@ -567,6 +567,8 @@ def redeem(user, item: Item, *, key: str, quantity: int = 1, account: Account | 
     _lock(account)  # account first, then stock: the same order everywhere
     replay = Redemption.objects.filter(spend_entry__idempotency_key=entry_key).first()
     if replay is not None:
+        if replay.item_id != item.pk or replay.quantity != quantity or replay.account_id != account.pk:
+            raise ValidationError(_("This request was already used for a different operation."))
         return replay
     item = Item.objects.select_for_update().get(pk=item.pk)
     if not item.active:

@@ -158,6 +158,8 @@ def test_redeem_collect_and_cancel(world):
     item = store_item(world, price=30, stock=2)
     r = services.redeem(world.resident, item, key="buy1")
     assert services.redeem(world.resident, item, key="buy1").pk == r.pk
+    with pytest.raises(ValidationError):
+        services.redeem(world.resident, store_item(world, name="油", price=1), key="buy1")
     item.refresh_from_db(); account.refresh_from_db()
     assert (item.stock, account.balance) == (1, 70)
     with pytest.raises(ValidationError):
