@@ -181,6 +181,7 @@ class ItemOut(ItemIn):
 class RedeemIn(Schema):
     quantity: int = 1
     key: str
+    account_id: int | None = None
 
 
 class RedemptionOut(Schema):
@@ -232,6 +233,19 @@ def _account(user, account_id) -> Account:
 @router.get("/me", response=AccountOut)
 def my_account(request):
     return services.my_account(request.user)
+
+
+@router.get("/me/accounts", response=list[AccountOut])
+def my_accounts(request):
+    """My own account and my household's, if the community scores households."""
+    return services.my_accounts(request.user)
+
+
+@router.post("/households/{household_id}/account", response={201: AccountOut})
+def open_household_account(request, household_id: int):
+    from gongzhi.registry.models import Household
+    household = get_object_or_404(Household.objects.select_related("place"), pk=household_id)
+    return 201, services.open_household_account(request.user, household)
 
 
 @router.get("/me/entries", response=list[EntryOut])
@@ -358,6 +372,12 @@ def set_hours(request, activity_id: int, participation_id: int, payload: HoursIn
     return services.set_hours(request.user, _participation(activity_id, participation_id), payload.hours)
 
 
+@router.post("/activities/{activity_id}/cancel", response=ActivityOut)
+def cancel_activity(request, activity_id: int, payload: RejectIn):
+    activity = get_object_or_404(Activity.objects.select_related("place"), pk=activity_id)
+    return services.cancel_activity(request.user, activity, reason=payload.reason)
+
+
 @router.post("/activities/{activity_id}/confirm", response=list[EntryOut])
 def confirm_activity(request, activity_id: int):
     activity = get_object_or_404(Activity.objects.select_related("place"), pk=activity_id)
@@ -385,7 +405,8 @@ def update_item(request, item_id: int, payload: ItemPatch):
 @router.post("/items/{item_id}/redeem", response={201: RedemptionOut})
 def redeem(request, item_id: int, payload: RedeemIn):
     item = get_object_or_404(Item.objects.select_related("place"), pk=item_id)
-    return 201, services.redeem(request.user, item, key=payload.key, quantity=payload.quantity)
+    account = _account(request.user, payload.account_id) if payload.account_id else None
+    return 201, services.redeem(request.user, item, key=payload.key, quantity=payload.quantity, account=account)
 
 
 @router.get("/me/redemptions", response=list[RedemptionOut])

@@ -53,6 +53,20 @@ def account_for_household(household) -> Account:
     return account
 
 
+@transaction.atomic
+def open_household_account(user, household) -> Account:
+    """A household account (户积分), for villages that score the household rather than the person."""
+    require(user, "points.award", household)
+    return account_for_household(household)
+
+
+def my_accounts(user) -> list[Account]:
+    """The person's own account and, if one was opened, their household's."""
+    accounts = [my_account(user)]
+    household = Account.objects.filter(household_id=user.scope.household_id).first()
+    return accounts + ([household] if household else [])
+
+
 def my_account(user) -> Account:
     return account_for_person(getattr(user, "person", None))
 
@@ -222,6 +236,21 @@ def expire_points(now=None) -> int:
                   key=f"expire:{account.pk}:{now.isoformat()}")
             count += 1
     return count
+
+
+@transaction.atomic
+def cancel_activity(user, activity: Activity, *, reason: str) -> Activity:
+    """Call off an activity whose hours are not yet confirmed; no points are awarded for it."""
+    require(user, "points.run_activity", activity)
+    if not (reason or "").strip():
+        raise ValidationError({"reason": _("Write down why the activity is cancelled.")})
+    activity = Activity.objects.select_for_update().get(pk=activity.pk)
+    if activity.status != Activity.Status.OPEN:
+        raise ValidationError(_("The hours of this activity are already confirmed."))
+    activity.status = Activity.Status.CANCELLED
+    activity.save(update_fields=["status"])
+    audit.record(AuditEvent.Action.CHANGE, user=user, obj=activity, detail=f"activity cancelled: {reason}")
+    return activity
 
 
 # The rulebook and claims ----------------------------------------------------------------------------------

@@ -37,8 +37,9 @@ def _resident_account(user):
 @login_required
 def home(request):
     account = _resident_account(request.user)
+    household = Account.objects.filter(household_id=request.user.scope.household_id).first() if account else None
     return render(request, "points/home.html", {
-        "account": account,
+        "account": account, "household_account": household,
         "entries": account.entries.select_related("rule")[:50] if account else [],
         "redemptions": account.redemptions.select_related("item").filter(status=Redemption.Status.PENDING)
         if account else [],
@@ -139,6 +140,9 @@ def activity_detail(request, pk):
                         raise ValidationError({"hours": _("Hours must be between 0 and 24.")})
                     services.set_hours(user, participation, form.cleaned_data["hours"])
                 messages.success(request, _("Saved."))
+            elif action == "cancel_activity":
+                services.cancel_activity(user, activity, reason=request.POST.get("reason", ""))
+                messages.success(request, _("Activity cancelled."))
             elif action == "confirm":
                 entries = services.confirm_activity(user, activity)
                 messages.success(request, _("Hours confirmed; %(n)d volunteers received points.") % {"n": len(entries)})

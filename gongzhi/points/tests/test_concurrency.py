@@ -68,3 +68,66 @@ def test_concurrent_redemptions_never_oversell_or_overdraw(world):
     assert account.balance < 10  # every point that could be spent was spent
     assert services.audit_ledger() == []
     assert Account.objects.count() == 1 and Item.objects.count() == 2
+
+
+def _run(n, func):
+    crashes, barrier = [], threading.Barrier(n)
+
+    def worker(i):
+        try:
+            barrier.wait()
+            func(i)
+        except Exception as exc:  # noqa: BLE001 - reported below
+            crashes.append(repr(exc))
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return crashes
+
+
+@pytest.mark.django_db(transaction=True)
+def test_same_request_replayed_at_once_counts_once(world):
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL: SQLite's in-memory test database cannot be shared between threads")
+    account = funded_account(world, 100)
+    item = store_item(world, price=10, stock=50)
+    ids = []
+    assert not _run(THREADS, lambda i: ids.append(services.redeem(world.resident, item, key="same").pk))
+    assert len(set(ids)) == 1 and Redemption.objects.count() == 1
+    account.refresh_from_db()
+    item.refresh_from_db()
+    assert (account.balance, item.stock) == (90, 49)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_awards_redemptions_and_cancellations_interleaved(world):
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL: SQLite's in-memory test database cannot be shared between threads")
+    account = funded_account(world, 50)
+    item = store_item(world, price=20, stock=5)
+
+    def work(i):
+        for j in range(ATTEMPTS):
+            try:
+                if i % 3 == 0:
+                    services.award(world.community_worker, account, amount=10, reason="志愿", key=f"a{i}-{j}")
+                else:
+                    r = services.redeem(world.resident, item, key=f"r{i}-{j}")
+                    if i % 3 == 2:
+                        services.cancel_redemption(world.resident, r, reason="取消")
+            except ValidationError:
+                pass
+
+    assert not _run(THREADS, work)
+    account.refresh_from_db()
+    item.refresh_from_db()
+    live = Redemption.objects.filter(status=Redemption.Status.PENDING)
+    assert item.stock == 5 - live.count() >= 0
+    awarded = Entry.objects.filter(account=account, idempotency_key__startswith="a").count() * 10
+    assert account.balance == 50 + awarded - (live.aggregate(t=Sum("points"))["t"] or 0) >= 0
+    assert services.audit_ledger() == []

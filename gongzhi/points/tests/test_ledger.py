@@ -212,3 +212,22 @@ def test_report(world):
     assert data[:2] == b"PK"
     with pytest.raises(PermissionDenied):
         services.report(world.resident, world.community)
+
+
+def test_household_account_and_activity_cancel(world):
+    household = services.open_household_account(world.community_worker, world.household_a)
+    with pytest.raises(PermissionDenied):
+        services.open_household_account(world.grid_worker_a, world.household_a)
+    services.award(world.community_worker, household, amount=30, reason="文明家庭", key="h1")
+    assert [a.balance for a in services.my_accounts(world.resident)] == [0, 30]
+    item = store_item(world, price=10)
+    r = services.redeem(world.resident, item, key="h2", account=household)
+    assert r.account == household
+    with pytest.raises(PermissionDenied):
+        services.redeem(world.grid_worker_a, item, key="h3", account=household)
+    act = activity(world)
+    with pytest.raises(ValidationError):
+        services.cancel_activity(world.grid_worker_a, act, reason="")
+    services.cancel_activity(world.grid_worker_a, act, reason="下雨")
+    with pytest.raises(ValidationError):
+        services.sign_up(world.resident, act)
