@@ -23,6 +23,11 @@ from .models import Account, Activity, Claim, Entry, Item, Participation, Points
 from .rules import ORGANISE_ROLES, VIEW_ROLES
 
 
+def _pk(value) -> int:
+    """A posted id; anything that is not a number finds nothing (a 404), never a crash."""
+    return int(value) if str(value or "").isdigit() else 0
+
+
 def _error_text(exc: ValidationError) -> str:
     return " ".join(exc.messages)
 
@@ -124,11 +129,11 @@ def activity_detail(request, pk):
                 services.sign_up(user, activity)
                 messages.success(request, _("You are signed up."))
             elif action == "cancel":
-                services.cancel_sign_up(user, get_object_or_404(Participation, pk=request.POST.get("participation"),
+                services.cancel_sign_up(user, get_object_or_404(Participation, pk=_pk(request.POST.get("participation")),
                                                                 activity=activity))
                 messages.success(request, _("Sign-up cancelled."))
             elif action in ("check_in", "check_out", "hours"):
-                participation = get_object_or_404(Participation, pk=request.POST.get("participation"),
+                participation = get_object_or_404(Participation, pk=_pk(request.POST.get("participation")),
                                                   activity=activity)
                 if action == "check_in":
                     services.check_in(user, participation)
@@ -264,7 +269,7 @@ def claims_page(request, place_pk):
     place = _staff_place(request.user, place_pk)
     if request.method == "POST":
         claim = get_object_or_404(Claim.objects.select_related("rule__place", "account__place"),
-                                  pk=request.POST.get("claim"))
+                                  pk=_pk(request.POST.get("claim")))
         try:
             if request.POST.get("action") == "approve":
                 services.approve_claim(request.user, claim)
@@ -314,7 +319,7 @@ def items_page(request, place_pk):
     require(request.user, "points.manage", place)
     form = ItemForm(request.POST if request.method == "POST" and request.POST.get("action") != "stock" else None)
     if request.method == "POST" and request.POST.get("action") == "stock":
-        item = get_object_or_404(Item, pk=request.POST.get("item"), place__path__startswith=place.path)
+        item = get_object_or_404(Item, pk=_pk(request.POST.get("item")), place__path__startswith=place.path)
         stock_form = StockForm(request.POST)
         try:
             if not stock_form.is_valid():
@@ -359,7 +364,7 @@ def account_detail(request, pk):
     require(request.user, "points.view_account", account)
     form = ReverseForm(request.POST or None)
     if request.method == "POST":
-        entry = get_object_or_404(Entry, pk=request.POST.get("entry"), account=account)
+        entry = get_object_or_404(Entry, pk=_pk(request.POST.get("entry")), account=account)
         try:
             if not form.is_valid():
                 raise ValidationError({"reason": _("Write down why the entry is reversed.")})

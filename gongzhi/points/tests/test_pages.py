@@ -70,3 +70,13 @@ def test_staff_pages(world, client):
     assert account.balance == 0
     client.force_login(world.grid_worker_a)
     assert "svg" in client.get(reverse("points:activity", args=[act.pk])).content.decode()
+
+
+def test_tampered_ids_are_not_found_not_a_crash(world, client):
+    act = activity(world)
+    client.force_login(world.grid_worker_a)
+    r = client.post(reverse("points:activity", args=[act.pk]), {"action": "check_in", "participation": "abc"})
+    assert r.status_code == 404
+    client.force_login(world.community_worker)
+    r = client.post(reverse("points:claims", args=[world.community.pk]), {"action": "approve", "claim": "x"})
+    assert r.status_code == 404
