@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "gongzhi.registry",
     "gongzhi.appeals",
     "gongzhi.deliberation",
+    "gongzhi.points",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",

@@ -12,6 +12,7 @@ urlpatterns = [
     path("registry/", include("gongzhi.registry.urls")),
     path("appeals/", include("gongzhi.appeals.urls")),
     path("deliberation/", include("gongzhi.deliberation.urls")),
+    path("points/", include("gongzhi.points.urls")),
     path("api/", api.urls),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),

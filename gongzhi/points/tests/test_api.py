@@ -1,0 +1,77 @@
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from gongzhi.points import services
+
+from .helpers import activity, funded_account, store_item
+
+pytestmark = pytest.mark.django_db
+
+
+def test_resident_redeems_and_counter_confirms_over_api(world, api_client):
+    funded_account(world, 100)
+    item = store_item(world)
+    api = api_client.as_user(world.resident)
+    assert api.get("/api/points/me").json()["balance"] == 100
+    assert [i["name"] for i in api.get("/api/points/items").json()] == ["大米5斤"]
+    r = api.post(f"/api/points/items/{item.pk}/redeem", {"key": "abc"})
+    assert r.status_code == 201, r.content
+    again = api.post(f"/api/points/items/{item.pk}/redeem", {"key": "abc"})
+    assert again.json()["id"] == r.json()["id"]
+    code = r.json()["code"]
+    assert api.get("/api/points/me").json()["balance"] == 70
+    denied = api.post("/api/points/counter/confirm", {"code": code})
+    assert denied.status_code == 403
+    staff = api_client.as_user(world.community_worker)
+    ok = staff.post("/api/points/counter/confirm", {"code": code})
+    assert ok.status_code == 200 and ok.json()["status"] == "collected"
+    twice = staff.post("/api/points/counter/confirm", {"code": code})
+    assert twice.status_code == 400
+
+
+def test_errors_are_clear_json(world, api_client):
+    funded_account(world, 10)
+    item = store_item(world, price=30)
+    api = api_client.as_user(world.resident)
+    r = api.post(f"/api/points/items/{item.pk}/redeem", {"key": "x"})
+    assert r.status_code == 400 and "积分不足" in r.json()["detail"]
+
+
+def test_activity_flow_over_api(world, api_client):
+    act = activity(world)
+    resident = api_client.as_user(world.resident)
+    assert [a["id"] for a in resident.get("/api/points/activities").json()] == [act.pk]
+    p = resident.post(f"/api/points/activities/{act.pk}/sign-up").json()
+    organiser = api_client.as_user(world.grid_worker_a)
+    base = f"/api/points/activities/{act.pk}/participants/{p['id']}"
+    assert organiser.post(f"{base}/check-in").status_code == 200
+    assert organiser.post(f"{base}/check-out").status_code == 200
+    assert organiser.post(f"{base}/hours", {"hours": "2"}).json()["hours"] in ("2", "2.00")
+    entries = organiser.post(f"/api/points/activities/{act.pk}/confirm").json()
+    assert entries[0]["amount"] == 20
+    resident = api_client.as_user(world.resident)  # the fixture holds one token at a time
+    assert resident.get("/api/points/me/entries").json()["items"][0]["amount"] == 20
+
+
+def test_rules_claims_and_report_over_api(world, api_client):
+    staff = api_client.as_user(world.community_worker)
+    rule = staff.post(f"/api/points/places/{world.community.pk}/rules",
+                      {"name": "门前三包", "points": 5, "award_role": "grid_worker"}).json()
+    resident = api_client.as_user(world.resident)
+    assert [r["name"] for r in resident.get(f"/api/points/places/{world.unit_a.pk}/rules").json()] == ["门前三包"]
+    claim = resident.post(f"/api/points/rules/{rule['id']}/claims", {"description": "打扫楼道", "evidence": SimpleUploadedFile("a.jpg", b"\xff\xd8", content_type="image/jpeg")})
+    assert claim.status_code == 201, claim.content
+    grid = api_client.as_user(world.grid_worker_a)  # the fixture holds one token at a time
+    assert [c["id"] for c in grid.get(f"/api/points/places/{world.community.pk}/claims").json()] == [claim.json()["id"]]
+    assert grid.post(f"/api/points/claims/{claim.json()['id']}/approve").json()["status"] == "approved"
+    staff = api_client.as_user(world.community_worker)
+    report = staff.get(f"/api/points/places/{world.community.pk}/report").json()
+    assert report[0]["balance"] == 5
+    assert staff.get(f"/api/points/places/{world.community.pk}/report.xlsx").content[:2] == b"PK"
+    assert api_client.as_user(world.resident).get(f"/api/points/places/{world.community.pk}/report").status_code == 403
+    staff = api_client.as_user(world.community_worker)
+    account_id = report[0]["account_id"]
+    entry = staff.get(f"/api/points/accounts/{account_id}/entries").json()["items"][0]
+    rev = staff.post(f"/api/points/entries/{entry['id']}/reverse", {"reason": "重复"})
+    assert rev.status_code == 201 and rev.json()["amount"] == -5
+    assert services.audit_ledger() == []

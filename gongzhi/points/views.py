@@ -1,0 +1,389 @@
+"""Points pages: phone pages for residents (balance, history, store, activities, claims) and staff pages
+(rulebook, approvals, activities, counter, report). Thin: every change goes through services."""
+
+from io import BytesIO
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.safestring import mark_safe
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from gongzhi.core.forms import show_errors
+from gongzhi.core.http import xlsx_response
+from gongzhi.places.models import Place
+from gongzhi.registry.services import require
+
+from . import services
+from .forms import (ActivityForm, ClaimForm, CounterForm, HoursForm, ItemForm, RedeemForm, RejectForm,
+                    ReverseForm, RuleForm, StockForm)
+from .models import Account, Activity, Claim, Entry, Item, Participation, PointsRule, Redemption
+from .rules import ORGANISE_ROLES, VIEW_ROLES
+
+
+def _pk(value) -> int:
+    """A posted id; anything that is not a number finds nothing (a 404), never a crash."""
+    return int(value) if str(value or "").isdigit() else 0
+
+
+def _error_text(exc: ValidationError) -> str:
+    return " ".join(exc.messages)
+
+
+def _resident_account(user):
+    person = getattr(user, "person", None)
+    if person is None or not person.household_id:
+        return None
+    return services.my_account(user)
+
+
+@login_required
+def home(request):
+    account = _resident_account(request.user)
+    household = Account.objects.filter(household_id=request.user.scope.household_id).first() if account else None
+    return render(request, "points/home.html", {
+        "account": account, "household_account": household,
+        "entries": account.entries.select_related("rule")[:50] if account else [],
+        "redemptions": account.redemptions.select_related("item").filter(status=Redemption.Status.PENDING)
+        if account else [],
+        "staff_places": request.user.scope.top_places(VIEW_ROLES),
+    })
+
+
+# Residents ------------------------------------------------------------------------------------------------
+
+@login_required
+def store(request):
+    account = _resident_account(request.user)
+    if account is None:
+        messages.error(request, _("You are not in the household register yet; ask your community to register you."))
+        return redirect("points:home")
+    return render(request, "points/store.html", {
+        "account": account, "items": services.items_for(request.user),
+        "form": RedeemForm(initial={"key": services.new_key()}),
+    })
+
+
+@login_required
+@require_POST
+def redeem(request, item_pk):
+    item = get_object_or_404(Item.objects.select_related("place"), pk=item_pk)
+    form = RedeemForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Choose a quantity between 1 and 100."))
+        return redirect("points:store")
+    try:
+        redemption = services.redeem(request.user, item, key=form.cleaned_data["key"],
+                                     quantity=form.cleaned_data["quantity"])
+    except ValidationError as exc:
+        messages.error(request, _error_text(exc))
+        return redirect("points:store")
+    return redirect("points:redemption", redemption.pk)
+
+
+@login_required
+def redemption_detail(request, pk):
+    redemption = get_object_or_404(Redemption.objects.select_related("item__place", "account"), pk=pk)
+    require(request.user, "points.view_redemption", redemption)
+    if request.method == "POST":
+        try:
+            services.cancel_redemption(request.user, redemption, reason=request.POST.get("reason", ""))
+        except ValidationError as exc:
+            messages.error(request, _error_text(exc))
+        else:
+            messages.success(request, _("Cancelled; the points are back in the account."))
+        return redirect("points:redemption", redemption.pk)
+    return render(request, "points/redemption.html", {"redemption": redemption})
+
+
+@login_required
+def activities(request):
+    account = _resident_account(request.user)
+    mine = {p.activity_id: p for p in account.participations.all()} if account else {}
+    rows = [(a, mine.get(a.pk)) for a in services.activities_for(request.user)]
+    return render(request, "points/activities.html", {"rows": rows, "account": account})
+
+
+def _qr_svg(url) -> str:
+    import qrcode
+    import qrcode.image.svg
+    out = BytesIO()
+    qrcode.make(url, image_factory=qrcode.image.svg.SvgPathImage, box_size=12).save(out)
+    return mark_safe(out.getvalue().decode().split("?>", 1)[-1])
+
+
+@login_required
+def activity_detail(request, pk):
+    activity = get_object_or_404(Activity.objects.select_related("place", "organiser"), pk=pk)
+    user = request.user
+    runs = user.has_perm("points.run_activity", activity)
+    may_join = user.has_perm("points.sign_up", activity)
+    if not (runs or may_join):
+        raise PermissionDenied
+    if request.method == "POST":
+        action = request.POST.get("action")
+        try:
+            if action == "sign_up":
+                services.sign_up(user, activity)
+                messages.success(request, _("You are signed up."))
+            elif action == "cancel":
+                services.cancel_sign_up(user, get_object_or_404(Participation, pk=_pk(request.POST.get("participation")),
+                                                                activity=activity))
+                messages.success(request, _("Sign-up cancelled."))
+            elif action in ("check_in", "check_out", "hours"):
+                participation = get_object_or_404(Participation, pk=_pk(request.POST.get("participation")),
+                                                  activity=activity)
+                if action == "check_in":
+                    services.check_in(user, participation)
+                elif action == "check_out":
+                    services.check_out(user, participation)
+                else:
+                    form = HoursForm(request.POST)
+                    if not form.is_valid():
+                        raise ValidationError({"hours": _("Hours must be between 0 and 24.")})
+                    services.set_hours(user, participation, form.cleaned_data["hours"])
+                messages.success(request, _("Saved."))
+            elif action == "cancel_activity":
+                services.cancel_activity(user, activity, reason=request.POST.get("reason", ""))
+                messages.success(request, _("Activity cancelled."))
+            elif action == "confirm":
+                entries = services.confirm_activity(user, activity)
+                messages.success(request, _("Hours confirmed; %(n)d volunteers received points.") % {"n": len(entries)})
+        except ValidationError as exc:
+            messages.error(request, _error_text(exc))
+        return redirect("points:activity", activity.pk)
+    account = _resident_account(user) if may_join else None
+    context = {
+        "activity": activity, "runs": runs, "may_join": may_join,
+        "mine": activity.participations.filter(account=account).first() if account else None,
+        "taken": activity.participations.exclude(status=Participation.Status.CANCELLED).count(),
+    }
+    if runs:
+        context["participants"] = activity.participations.select_related(
+            "account__person", "account__household", "entry").exclude(status=Participation.Status.CANCELLED)
+        checkin_url = request.build_absolute_uri(f"/points/check-in/{activity.checkin_token}/")
+        context["checkin_url"], context["qr"] = checkin_url, _qr_svg(checkin_url)
+    return render(request, "points/activity.html", context)
+
+
+@login_required
+def self_check_in(request, token):
+    activity = get_object_or_404(Activity, checkin_token=token)
+    if request.method == "POST":
+        try:
+            services.self_check_in(request.user, token)
+        except ValidationError as exc:
+            messages.error(request, _error_text(exc))
+        else:
+            messages.success(request, _("You are checked in. Thank you for volunteering!"))
+        return redirect("points:activity", activity.pk)
+    return render(request, "points/check_in.html", {"activity": activity})
+
+
+@login_required
+def claim(request):
+    account = _resident_account(request.user)
+    if account is None:
+        messages.error(request, _("You are not in the household register yet; ask your community to register you."))
+        return redirect("points:home")
+    form = ClaimForm(request.POST or None, request.FILES or None, rules=services.rules_for(account.place))
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.submit_claim(request.user, form.cleaned_data["rule"], description=form.cleaned_data["description"],
+                                  evidence=form.cleaned_data["evidence"])
+        except ValidationError as exc:
+            show_errors(form, exc)
+        else:
+            messages.success(request, _("Claim submitted; you will get the points when it is approved."))
+            return redirect("points:home")
+    return render(request, "points/claim.html", {"form": form, "claims": account.claims.select_related("rule")[:20]})
+
+
+# Staff ----------------------------------------------------------------------------------------------------
+
+def _staff_place(user, pk, perm="points.report") -> Place:
+    place = get_object_or_404(Place, pk=pk)
+    if not (user.has_perm(perm, place) or user.scope.covers(place, ORGANISE_ROLES)):
+        raise PermissionDenied
+    return place
+
+
+@login_required
+def place_dashboard(request, place_pk):
+    place = _staff_place(request.user, place_pk)
+    user = request.user
+    return render(request, "points/place.html", {
+        "place": place,
+        "can_manage": user.has_perm("points.manage", place),
+        "can_organise": user.has_perm("points.create_activity", place),
+        "rules": services.rules_for(place) | PointsRule.objects.filter(place__path__startswith=place.path,
+                                                                       active=True),
+        "items": Item.objects.filter(place__path__startswith=place.path).select_related("place"),
+        "activities": Activity.objects.filter(place__path__startswith=place.path).select_related("place")[:30],
+        "n_claims": len(services.pending_claims(user, place)),
+    })
+
+
+def _handle(request, form, func, success, target):
+    if request.method == "POST" and form.is_valid():
+        try:
+            func(**form.cleaned_data)
+        except ValidationError as exc:
+            show_errors(form, exc)
+        else:
+            messages.success(request, success)
+            return redirect(*target)
+    return None
+
+
+@login_required
+def rules_page(request, place_pk):
+    place = _staff_place(request.user, place_pk)
+    can_manage = request.user.has_perm("points.manage", place)
+    form = RuleForm(request.POST or None) if can_manage else None
+    if request.method == "POST" and not can_manage:
+        raise PermissionDenied
+    done = form and _handle(request, form, lambda **d: services.create_rule(request.user, place, **d),
+                            _("Rule added."), ("points:rules", place.pk))
+    if done:
+        return done
+    return render(request, "points/rules.html", {
+        "place": place, "form": form,
+        "rules": PointsRule.objects.filter(place__path__startswith=place.path) | services.rules_for(place),
+    })
+
+
+@login_required
+@require_POST
+def rule_toggle(request, pk):
+    rule = get_object_or_404(PointsRule.objects.select_related("place"), pk=pk)
+    services.update_rule(request.user, rule, active=not rule.active)
+    messages.success(request, _("Saved."))
+    return redirect("points:rules", rule.place_id)
+
+
+@login_required
+def claims_page(request, place_pk):
+    place = _staff_place(request.user, place_pk)
+    if request.method == "POST":
+        claim = get_object_or_404(Claim.objects.select_related("rule__place", "account__place"),
+                                  pk=_pk(request.POST.get("claim")))
+        try:
+            if request.POST.get("action") == "approve":
+                services.approve_claim(request.user, claim)
+                messages.success(request, _("Approved; the points are in the account."))
+            else:
+                form = RejectForm(request.POST)
+                services.reject_claim(request.user, claim,
+                                      reason=form.cleaned_data["reason"] if form.is_valid() else "")
+                messages.success(request, _("Rejected."))
+        except ValidationError as exc:
+            messages.error(request, _error_text(exc))
+        return redirect("points:claims", place.pk)
+    return render(request, "points/claims.html", {"place": place,
+                                                  "claims": services.pending_claims(request.user, place)})
+
+
+@login_required
+def claim_evidence(request, pk):
+    from django.http import FileResponse
+    claim = get_object_or_404(Claim.objects.select_related("rule__place", "account__place"), pk=pk)
+    if not (request.user.has_perm("points.decide_claim", claim) or claim.claimant_id == request.user.pk):
+        raise PermissionDenied
+    if not claim.evidence:
+        raise PermissionDenied
+    return FileResponse(claim.evidence.open("rb"))
+
+
+@login_required
+def activity_new(request, place_pk):
+    place = get_object_or_404(Place, pk=place_pk)
+    require(request.user, "points.create_activity", place)
+    form = ActivityForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            activity = services.create_activity(request.user, place, **form.cleaned_data)
+        except ValidationError as exc:
+            show_errors(form, exc)
+        else:
+            messages.success(request, _("Activity published."))
+            return redirect("points:activity", activity.pk)
+    return render(request, "points/activity_form.html", {"place": place, "form": form})
+
+
+@login_required
+def items_page(request, place_pk):
+    place = get_object_or_404(Place, pk=place_pk)
+    require(request.user, "points.manage", place)
+    form = ItemForm(request.POST if request.method == "POST" and request.POST.get("action") != "stock" else None)
+    if request.method == "POST" and request.POST.get("action") == "stock":
+        item = get_object_or_404(Item, pk=_pk(request.POST.get("item")), place__path__startswith=place.path)
+        stock_form = StockForm(request.POST)
+        try:
+            if not stock_form.is_valid():
+                raise ValidationError({"stock": _("Stock cannot be negative.")})
+            services.update_item(request.user, item, stock=stock_form.cleaned_data["stock"])
+        except ValidationError as exc:
+            messages.error(request, _error_text(exc))
+        else:
+            messages.success(request, _("Saved."))
+        return redirect("points:items", place.pk)
+    done = _handle(request, form, lambda **d: services.create_item(request.user, place, **d), _("Item added."),
+                   ("points:items", place.pk))
+    if done:
+        return done
+    return render(request, "points/items.html", {
+        "place": place, "form": form, "items": Item.objects.filter(place__path__startswith=place.path)})
+
+
+@login_required
+def counter(request):
+    if not request.user.scope.paths(VIEW_ROLES) and not request.user.is_superuser:
+        raise PermissionDenied
+    form = CounterForm(request.POST or None)
+    done = None
+    if request.method == "POST" and form.is_valid():
+        try:
+            done = services.confirm_redemption(request.user, form.cleaned_data["code"])
+        except ValidationError as exc:
+            show_errors(form, exc)
+        else:
+            messages.success(request, _("Handed over: %(item)s × %(n)d to %(who)s.")
+                             % {"item": done.item.name, "n": done.quantity, "who": done.account})
+            form = CounterForm()
+    pending = Redemption.objects.filter(status=Redemption.Status.PENDING).select_related("item__place", "account")
+    pending = request.user.scope.filter(pending, VIEW_ROLES, path_field="item__place__path")[:50]
+    return render(request, "points/counter.html", {"form": form, "done": done, "pending": pending})
+
+
+@login_required
+def account_detail(request, pk):
+    account = get_object_or_404(Account.objects.select_related("place", "person", "household"), pk=pk)
+    require(request.user, "points.view_account", account)
+    form = ReverseForm(request.POST or None)
+    if request.method == "POST":
+        entry = get_object_or_404(Entry, pk=_pk(request.POST.get("entry")), account=account)
+        try:
+            if not form.is_valid():
+                raise ValidationError({"reason": _("Write down why the entry is reversed.")})
+            services.reverse_entry(request.user, entry, reason=form.cleaned_data["reason"])
+        except ValidationError as exc:
+            messages.error(request, _error_text(exc))
+        else:
+            messages.success(request, _("Entry reversed."))
+        return redirect("points:account", account.pk)
+    return render(request, "points/account.html", {
+        "account": account, "entries": account.entries.select_related("actor", "rule", "reverses")[:200],
+        "can_reverse": request.user.has_perm("points.reverse_entry", account)})
+
+
+@login_required
+def report_page(request, place_pk):
+    place = get_object_or_404(Place, pk=place_pk)
+    require(request.user, "points.report", place)
+    if request.GET.get("format") == "xlsx":
+        return xlsx_response(services.report_workbook(request.user, place), f"points-{place.pk}.xlsx")
+    rows, totals = services.report(request.user, place)
+    return render(request, "points/report.html", {"place": place, "rows": rows, "totals": totals})
