@@ -4,6 +4,7 @@ from dataclasses import dataclass, field
 from functools import reduce
 from operator import or_
 
+import rules
 from django.db.models import Q
 
 from .roles import STAFF_ROLES
@@ -55,3 +56,22 @@ class Scope:
         # Drop nodes already covered by a higher node.
         tops = [p for p in paths if not any(p != q and p.startswith(q) for q in paths)]
         return Place.objects.filter(path__in=tops)
+
+
+def home_place(user):
+    """Where the user's household is registered, or None."""
+    person = getattr(user, "person", None)
+    return person.household.place if person is not None and person.household_id else None
+
+
+def covered_by(roles, place_of, name):
+    """A rules predicate: one of `roles`, held at or above the object's place, reaches it."""
+    return rules.predicate(lambda user, obj: obj is not None and user.scope.covers(place_of(obj), roles), name=name)
+
+
+def lives_under(place_of, name):
+    """A rules predicate: the user's household lies at or under the object's place."""
+    def check(user, obj):
+        home, place = home_place(user), place_of(obj)
+        return home is not None and place is not None and home.path.startswith(place.path)
+    return rules.predicate(check, name=name)

@@ -3,6 +3,8 @@
 import rules
 
 from gongzhi.accounts.roles import Role
+from gongzhi.accounts.scope import covered_by
+from gongzhi.accounts.scope import lives_under as lives_under_place
 from gongzhi.places.models import Place
 
 # Staff who convene meetings, record minutes, open and close votes and enter paper forms.
@@ -22,28 +24,9 @@ def place_of(obj):
     return None
 
 
-def home_place(user):
-    person = getattr(user, "person", None)
-    household = person.household if person and person.household_id else None
-    return household.place if household else None
-
-
-@rules.predicate
-def lives_under(user, obj):
-    """The user's household lies at or under the place of obj (topics near me)."""
-    home, place = home_place(user), place_of(obj)
-    return home is not None and place is not None and home.path.startswith(place.path)
-
-
-def _covered_by(roles):
-    def check(user, obj):
-        return obj is not None and user.scope.covers(place_of(obj), roles)
-    check.__name__ = "deliberation_covered_by_" + "_".join(sorted(roles))[:40]
-    return rules.predicate(check)
-
-
-is_deliberation_staff_over = _covered_by(DELIBERATION_STAFF_ROLES)
-is_legal_reviewer_over = _covered_by(LEGAL_REVIEW_ROLES)
+lives_under = lives_under_place(place_of, "deliberation_lives_under")  # topics near me
+is_deliberation_staff_over = covered_by(DELIBERATION_STAFF_ROLES, place_of, "is_deliberation_staff_over")
+is_legal_reviewer_over = covered_by(LEGAL_REVIEW_ROLES, place_of, "is_legal_reviewer_over")
 
 rules.add_perm("deliberation.raise_topic", lives_under | is_deliberation_staff_over)
 rules.add_perm("deliberation.cosign", lives_under)

@@ -9,6 +9,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from gongzhi.accounts.scope import home_place
 from gongzhi.accounts.models import RoleAssignment
 from gongzhi.places.models import Place
 from gongzhi.registry.models import Household, Person
@@ -17,7 +18,7 @@ from gongzhi.registry.services import require
 from . import counting
 from .models import (Attendance, Ballot, Choice, CoSignature, Convention, ConventionVersion, Meeting, Notice,
                      Progress, Rating, Resolution, SignatureSheet, Task, Topic, Vote)
-from .rules import DELIBERATION_STAFF_ROLES, home_place
+from .rules import DELIBERATION_STAFF_ROLES
 
 DEFAULT_MOTION_PERCENT = Decimal("5")
 ADULT_AGE = 18

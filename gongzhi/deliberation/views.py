@@ -7,6 +7,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from gongzhi.accounts.scope import home_place
 from gongzhi.core.forms import show_errors
 from gongzhi.places.models import Place
 from gongzhi.registry.services import require
@@ -15,7 +16,7 @@ from . import services
 from .forms import (MeetingForm, MinutesForm, PaperBallotForm, PaperSignaturesForm, RatingForm, ResolutionForm,
                     TopicForm, VoteForm)
 from .models import Meeting, Resolution, Topic, Vote
-from .rules import DELIBERATION_STAFF_ROLES, home_place
+from .rules import DELIBERATION_STAFF_ROLES
 
 OPTION_LABELS = {"yes": gettext_lazy("Agree"), "no": gettext_lazy("Disagree"), "abstain": gettext_lazy("Abstain")}
 

@@ -3,6 +3,8 @@
 import rules
 
 from gongzhi.accounts.roles import Role
+from gongzhi.accounts.scope import covered_by
+from gongzhi.accounts.scope import lives_under as lives_under_place
 from gongzhi.registry.rules import place_of
 
 from .models import Account, Activity, Claim, Item, PointsRule, Redemption
@@ -22,31 +24,13 @@ def points_place(obj):
     return place_of(obj)
 
 
-def _covered_by(roles):
-    def check(user, obj):
-        return obj is not None and user.scope.covers(points_place(obj), roles)
-    check.__name__ = "points_covered_by_" + "_".join(sorted(roles))[:40]
-    return rules.predicate(check)
+is_manager_over = covered_by(MANAGE_ROLES, points_place, "points_is_manager_over")
+is_organiser_over = covered_by(ORGANISE_ROLES, points_place, "points_is_organiser_over")
+is_viewer_over = covered_by(VIEW_ROLES, points_place, "points_is_viewer_over")
 
 
-is_manager_over = _covered_by(MANAGE_ROLES)
-is_organiser_over = _covered_by(ORGANISE_ROLES)
-is_viewer_over = _covered_by(VIEW_ROLES)
-
-
-def _home_place(user):
-    person = getattr(user, "person", None)
-    if person is None or not person.household_id:
-        return None
-    return person.household.place
-
-
-@rules.predicate
-def lives_under(user, obj):
-    """The user's household lies under the object's place (a resident may use their community's store)."""
-    home = _home_place(user)
-    place = points_place(obj)
-    return home is not None and place is not None and home.path.startswith(place.path)
+# A resident may use their own community's store and activities.
+lives_under = lives_under_place(points_place, "points_lives_under")
 
 
 @rules.predicate

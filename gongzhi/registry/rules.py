@@ -4,6 +4,7 @@ import rules
 
 from gongzhi.accounts.roles import (FULL_DATA_EXPORT_ROLES, REGISTER_EDIT_ROLES, REGISTER_IMPORT_ROLES,
                                     STAFF_ROLES, VISIT_ROLES)
+from gongzhi.accounts.scope import covered_by
 from gongzhi.places.models import Place
 
 from .models import Household, Person
@@ -19,18 +20,11 @@ def place_of(obj):
     return getattr(obj, "place", None)
 
 
-def _covered_by(roles):
-    def check(user, obj):
-        return obj is not None and user.scope.covers(place_of(obj), roles)
-    check.__name__ = "covered_by_" + "_".join(sorted(roles))[:40]
-    return rules.predicate(check)
-
-
-is_staff_over = _covered_by(STAFF_ROLES)
-is_register_editor_over = _covered_by(REGISTER_EDIT_ROLES)
-is_importer_over = _covered_by(REGISTER_IMPORT_ROLES)
-is_full_exporter_over = _covered_by(FULL_DATA_EXPORT_ROLES)
-is_visitor_over = _covered_by(VISIT_ROLES)
+is_staff_over = covered_by(STAFF_ROLES, place_of, "is_staff_over")
+is_register_editor_over = covered_by(REGISTER_EDIT_ROLES, place_of, "is_register_editor_over")
+is_importer_over = covered_by(REGISTER_IMPORT_ROLES, place_of, "is_importer_over")
+is_full_exporter_over = covered_by(FULL_DATA_EXPORT_ROLES, place_of, "is_full_exporter_over")
+is_visitor_over = covered_by(VISIT_ROLES, place_of, "is_visitor_over")
 
 
 @rules.predicate

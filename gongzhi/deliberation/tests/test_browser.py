@@ -3,22 +3,11 @@ and the public page shows the result."""
 
 import pytest
 
-from gongzhi.core.testing import PASSWORD
+from gongzhi.core.testing import browser_login
 from gongzhi.deliberation import services
 from gongzhi.deliberation.models import Topic, Vote
 
 from .factories import add_households
-
-
-
-def browser_login(page, base, username):
-    """Like core.testing.browser_login, but clicks the form's own button: the shared helper's
-    `button[type=submit]` hits the header's large-type toggle first."""
-    page.goto(f"{base}/accounts/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("main button[type=submit]")
-
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
