@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy
 
 from gongzhi.accounts.models import RoleAssignment, User
 from gongzhi.accounts.roles import STAFF_ROLES, Role
+from gongzhi.core.uploads import clean_image
 from gongzhi.core.crypto import lookup_hash
 from gongzhi.core.validators import normalise_phone, validate_phone
 from gongzhi.places import geo
@@ -26,8 +27,6 @@ S = Appeal.Status
 ACCEPT_HOURS = 2          # online submissions are accepted within 2 hours
 DANGER_RESPONSE_HOURS = 2  # danger to life or property: feedback within 2 hours
 DANGER_RESOLVE_HOURS = 24
-MAX_PHOTO_BYTES = 5 * 1024 * 1024
-PHOTO_SIGNATURES = {b"\xff\xd8\xff": "jpg", b"\x89PNG\r\n\x1a\n": "png", b"GIF87a": "gif", b"GIF89a": "gif"}
 
 # The statuses each transition may start from.
 ALLOWED_FROM = {
@@ -136,17 +135,6 @@ def _liaisons_exist(place, department) -> bool:
     return any(place.path.startswith(p) for p in ras.values_list("place__path", flat=True))
 
 
-def check_photo(photo):
-    if photo is None:
-        return
-    if photo.size > MAX_PHOTO_BYTES:
-        raise ValidationError({"photo": _("The photo is larger than 5 MB.")})
-    head = photo.read(16)
-    photo.seek(0)
-    if not any(head.startswith(sig) for sig in PHOTO_SIGNATURES) and not (head[:4] == b"RIFF" and head[8:12] == b"WEBP"):
-        raise ValidationError({"photo": _("The photo must be a JPEG, PNG, GIF or WebP image.")})
-
-
 # ---- transitions
 
 def submit(user, *, kind, category, description, title="", place=None, latitude=None, longitude=None,
@@ -183,7 +171,7 @@ def submit(user, *, kind, category, description, title="", place=None, latitude=
         errors["latitude"] = _("Give both latitude and longitude, or neither.")
     if errors:
         raise ValidationError(errors)
-    check_photo(photo)
+    photo = clean_image(photo)
     if latitude is not None:
         located = geo.locate(latitude, longitude)
         if located is None and place is None:

@@ -65,6 +65,25 @@ def build_world():
     return w
 
 
+def image_upload(name="photo.jpg", size=(64, 48), exif_gps=False):
+    """A real image file as a browser would upload it; with ``exif_gps`` a JPEG carrying a GPS tag."""
+    import io
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from PIL import Image
+
+    fmt = {"jpg": "JPEG", "jpeg": "JPEG", "png": "PNG", "gif": "GIF", "webp": "WEBP"}[name.rsplit(".", 1)[-1].lower()]
+    out = io.BytesIO()
+    image = Image.new("RGB", size, (200, 120, 40))
+    if exif_gps:
+        exif = Image.Exif()
+        exif[0x8825] = {1: "N", 2: (30.0, 23.0, 42.0)}  # GPSInfo: latitude ref and value
+        image.save(out, fmt, exif=exif)
+    else:
+        image.save(out, fmt)
+    return SimpleUploadedFile(name, out.getvalue(), content_type=f"image/{fmt.lower()}")
+
+
 def browser_login(page, base_url, username, password=PASSWORD):
     page.goto(f"{base_url}/accounts/login/")
     page.fill("#id_username", username)

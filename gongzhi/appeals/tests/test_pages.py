@@ -2,6 +2,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from gongzhi.appeals import services
+from gongzhi.core.testing import image_upload
 from gongzhi.appeals.models import Appeal, Category
 
 
@@ -17,9 +18,9 @@ def test_submit_page_is_idempotent(client, w):
     assert page.status_code == 200 and 'name="idempotency_key"' in page.content.decode()
     data = {"kind": "help", "category": Category.objects.get(code="noise").pk, "description": "楼道灯坏了",
             "urgency": "normal", "latitude": "30.395", "longitude": "114.885", "idempotency_key": "tok-1",
-            "photo": SimpleUploadedFile("a.png", b"\x89PNG\r\n\x1a\n0000", content_type="image/png")}
+            "photo": image_upload("a.png")}
     first = client.post(reverse("appeals:submit"), data)
-    data["photo"] = SimpleUploadedFile("a.png", b"\x89PNG\r\n\x1a\n0000", content_type="image/png")
+    data["photo"] = image_upload("a.png")
     second = client.post(reverse("appeals:submit"), data)
     assert first.status_code == second.status_code == 302 and first.url == second.url
     assert Appeal.objects.count() == 1 and Appeal.objects.get().photo

@@ -1,11 +1,13 @@
 from datetime import timedelta
 
 import pytest
+from PIL import Image
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
 from gongzhi.appeals import services
+from gongzhi.core.testing import image_upload
 from gongzhi.appeals.models import Appeal, AppealEvent, Category, Notification, SubTask, Tier
 
 S = Appeal.Status
@@ -57,8 +59,14 @@ def test_photo_type_checked(w, make_appeal):
     bad = SimpleUploadedFile("x.jpg", b"not an image at all", content_type="image/jpeg")
     with pytest.raises(ValidationError):
         make_appeal(photo=bad)
-    good = SimpleUploadedFile("x.png", b"\x89PNG\r\n\x1a\n" + b"0" * 100, content_type="image/png")
-    assert make_appeal(photo=good).photo
+    truncated = image_upload("x.png")
+    truncated = SimpleUploadedFile("x.png", truncated.read()[:60], content_type="image/png")
+    with pytest.raises(ValidationError):
+        make_appeal(photo=truncated)
+    saved = make_appeal(photo=image_upload("x.jpg", exif_gps=True)).photo
+    assert saved
+    with saved.open("rb") as f:
+        assert not Image.open(f).getexif()  # location metadata stripped
 
 
 def test_phone_intake_links_resident_and_needs_staff(w, make_appeal):
