@@ -164,6 +164,9 @@ LOGGING = {
 
 NINJA_PAGINATION_PER_PAGE = 50
 
+# Open311 GeoReport v2: the jurisdiction_id clients may send (empty: the host name the site is reached on).
+GONGZHI_OPEN311_JURISDICTION = os.environ.get("GONGZHI_OPEN311_JURISDICTION", "")
+
 # A household counts as "not visited" after this many days (敲门行动 round).
 GONGZHI_VISIT_ROUND_DAYS = int(os.environ.get("GONGZHI_VISIT_ROUND_DAYS", "90"))
 

@@ -14,6 +14,7 @@ urlpatterns = [
     path("deliberation/", include("gongzhi.deliberation.urls")),
     path("points/", include("gongzhi.points.urls")),
     path("api/", api.urls),
+    path("open311/v2/", include("gongzhi.appeals.open311_urls")),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
 ]
