@@ -420,3 +420,6 @@ def test_open311_key_command_issues_a_working_key(client, w):
     assert appeal.reporter == w.resident_b and appeal.place == w.grid_b
     with pytest.raises(CommandError):
         call_command("open311_key", "--user", "nobody", stdout=StringIO())
+    call_command("open311_key", "--user", "resident_b", "--revoke", stdout=StringIO())
+    xml(post(client, **spec_fields(issued, lat="30.395", long="114.895")), 403)
+    assert Appeal.objects.count() == 1
