@@ -152,7 +152,7 @@ def endpoint(*methods):
     return decorate
 
 
-def unknown(request, path=""):
+def unknown(request):
     fmt = "json" if request.path.endswith(".json") else "xml"
     return errors(fmt, 404, [_("No such Open311 resource. Addresses end in .xml or .json, e.g. services.xml.")])
 
