@@ -33,6 +33,7 @@ MAX_SPAN = timedelta(days=90)   # ... and its longest date range
 S = Appeal.Status
 CLOSED = (S.RESOLVED, S.CLOSED, S.REJECTED, S.MERGED)  # Open311 "closed"; every other status is "open"
 ID = re.compile(r"^[0-9]{1,18}$")  # fits a bigint
+CODE = re.compile(r"^[-\w]{1,40}$")  # a category code (slug); nothing else reaches a query
 XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 CJK = re.compile("[\u3400-\u9fff]")
 
@@ -108,11 +109,11 @@ def errors(fmt, status, descriptions):
                   status)
 
 
-def _messages(exc: ValidationError, names=PARAMS):
+def _messages(exc: ValidationError):
     """Each message of a ValidationError, led by the Open311 parameter it is about."""
     if not hasattr(exc, "error_dict"):
         return exc.messages
-    return [msg if field == "__all__" else f"{names.get(field, field)}: {msg}"
+    return [msg if field == "__all__" else f"{PARAMS.get(field, field)}: {msg}"
             for field, msgs in exc.message_dict.items() for msg in msgs]
 
 
@@ -195,7 +196,7 @@ def leaf_categories():
 
 
 def _category(code) -> Category:
-    category = leaf_categories().filter(code=code).first()
+    category = leaf_categories().filter(code=code).first() if CODE.match(code) else None
     if category is None:
         raise Open311Error(404, _("Unknown service_code “%(code)s”.") % {"code": code})
     return category
@@ -288,7 +289,7 @@ def _submit(request, fmt):
     category = _category(code)
     form = RequestForm(request.POST)
     if not form.is_valid():
-        raise Open311Error(400, *_messages(ValidationError(form.errors), {}))
+        raise ValidationError(form.errors)
     data = form.cleaned_data
     description = data["description"]
     if data["media_url"]:
@@ -333,7 +334,10 @@ class SearchForm(forms.Form):
         return [int(i) for i in ids]
 
     def clean_service_code(self):
-        return self._list(self.cleaned_data["service_code"])
+        codes = self._list(self.cleaned_data["service_code"])
+        if not all(CODE.match(c) for c in codes):
+            raise ValidationError(_("Give service codes separated by commas."))
+        return codes
 
     def clean_status(self):
         statuses = set(self._list(self.cleaned_data["status"]))
@@ -409,7 +413,7 @@ def _request(appeal):
 def _search(request, fmt):
     form = SearchForm(request.GET)
     if not form.is_valid():
-        raise Open311Error(400, *_messages(ValidationError(form.errors), {}))
+        raise ValidationError(form.errors)
     data = form.cleaned_data
     appeals = _public_requests()
     if data["service_request_id"]:  # overrides every other filter, as the spec says
@@ -442,7 +446,9 @@ def request_detail(request, fmt, pk):
 @endpoint("GET")
 def token(request, fmt, token):
     """The token is the Idempotency-Key the client sent with its POST, or else the request number itself."""
-    appeal = Appeal.objects.filter(idempotency_key=token).only("pk").first()
+    appeal = None
+    if len(token) <= 80 and "\x00" not in token:  # what an idempotency key can be
+        appeal = Appeal.objects.filter(idempotency_key=token).only("pk").first()
     if appeal is None and ID.match(token):
         appeal = Appeal.objects.filter(pk=int(token)).only("pk").first()
     if appeal is None:

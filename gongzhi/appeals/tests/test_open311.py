@@ -386,6 +386,16 @@ def test_unknown_request_and_resource_are_404(client, w):
         assert error_texts(xml(client.get(f"{BASE}/{path}"), 404))
 
 
+def test_nul_bytes_are_refused_not_a_crash(client, w, key):
+    """PostgreSQL cannot store or compare a NUL; such input must get an error document, never a 500."""
+    assert error_texts(xml(post(client, **spec_fields(key, service_code="noise\x00")), 404))[0][0] == "404"
+    assert error_texts(xml(post(client, **spec_fields(key, first_name="\x00")), 400))[0][0] == "400"
+    assert as_json(client.get(f"{BASE}/requests.json?service_code=noise%00"), 400)[0]["code"] == 400
+    assert as_json(client.get(f"{BASE}/tokens/a%00b.json"), 404)[0]["code"] == 404
+    assert as_json(client.get(f"{BASE}/tokens/{'k' * 81}.json"), 404)[0]["code"] == 404
+    assert not Appeal.objects.exists()
+
+
 def test_wrong_method_is_refused_with_an_error_document(client, w):
     r = client.delete(f"{BASE}/requests.xml")
     assert error_texts(xml(r, 405))[0][0] == "405" and r["Allow"] == "GET, POST"
