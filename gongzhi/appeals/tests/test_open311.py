@@ -138,6 +138,7 @@ def test_post_exactly_as_the_spec_example(w, key):
     assert appeal.place == w.grid_a and appeal.address == "滨湖路1号1栋" and appeal.latitude == 30.395
     assert appeal.contact_name == "张三" and appeal.contact_phone == "13800000001"
     assert "http://img.example.com/2212426634.jpg" in appeal.description
+    assert "a@example.com" not in appeal.description  # not stored, so never published
     assert timezone.localtime(appeal.resolve_due).strftime("%Y-%m-%d %H:%M") in request.findtext("service_notice")
 
 
@@ -298,6 +299,15 @@ def test_get_requests_shape_and_no_personal_data(client, w):
     text = client.get(f"{BASE}/requests.xml").content.decode() + client.get(f"{BASE}/requests.json").content.decode()
     for secret in ("王五", "13912345678", "13800000001", "张三", "resident"):
         assert secret not in text
+
+
+def test_internal_notes_stay_internal(client, w):
+    appeal = _appeal(w)
+    services.accept(w.grid_worker_a, appeal)
+    services.hold(w.grid_worker_a, appeal, "等王五下班回电 13912345678")
+    [request] = as_json(client.get(f"{BASE}/requests/{appeal.pk}.json"))
+    assert request["status"] == "open" and "暂停" in request["status_notes"]
+    assert "王五" not in json.dumps(request, ensure_ascii=False)
 
 
 def test_times_are_timezone_qualified_and_expected_is_the_due_time(client, w):
