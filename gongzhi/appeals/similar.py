@@ -19,11 +19,13 @@ RADIUS_M = 300             # "nearby": within this distance, or in the same grid
 WINDOW_DAYS = 30           # only appeals submitted within this many days of each other
 SCAN_LIMIT = 200           # at most this many nearby appeals are compared
 TEXT_WEIGHT = 0.7          # score = 0.7 × text similarity + 0.3 × closeness
-MIN_SCORE = 0.35
+MIN_TEXT = 0.25            # shared generic words (很大, 楼下) alone stay below this
+MIN_SCORE = 0.4
 METRES_PER_DEGREE = 111_320
 # Single characters that carry no meaning on their own; other single characters (吵, 臭, 堵) are kept.
 STOP = set("的了在是我有和就不人都一也很到说要去你会着没看好这那他她它们吗吧啊呢还又被把让给从对")
 WORD = re.compile(r"[\w\u4e00-\u9fff]")
+HAN_RUN = re.compile(r"[\u4e00-\u9fff]{2,}")
 
 
 @dataclass
@@ -35,12 +37,16 @@ class Candidate:
 
 
 def words(appeal) -> Counter:
-    """jieba's search-mode segmentation of title and description, without punctuation and stop characters."""
+    """jieba's search-mode words of title and description, plus character pairs (which survive segmentation
+    mistakes such as 楼道 split as 单元楼/道), without punctuation and stop characters."""
     title, text = appeal.title.strip(), appeal.description
     if title and not text.startswith(title):
         text = f"{title} {text}"
-    return Counter(w for w in (t.strip().lower() for t in jieba.lcut_for_search(text))
-                   if w and WORD.search(w) and w not in STOP)
+    found = Counter(w for w in (t.strip().lower() for t in jieba.lcut_for_search(text))
+                    if w and WORD.search(w) and w not in STOP)
+    for run in HAN_RUN.findall(text):
+        found.update(run[i:i + 2] for i in range(len(run) - 1))
+    return found
 
 
 def cosine(a: Counter, b: Counter) -> float:
@@ -83,7 +89,7 @@ def candidates(user, appeal, limit=5) -> list[Candidate]:
     found = []
     for other in rows:
         text = cosine(mine, words(other))
-        if text == 0:
+        if text < MIN_TEXT:
             continue
         metres = distance_m(appeal, other)
         closeness = 0.5 if metres is None else max(0.0, 1 - metres / (2 * RADIUS_M))

@@ -229,9 +229,10 @@ def metrics(request):
     m = appeal_metrics.compute(request.user, place, start_dt, end_dt)
     if request.GET.get("format") == "xlsx":
         return xlsx_response(appeal_metrics.workbook(m), f"appeals-{place.pk}-{start}-{end}.xlsx")
+    rows = appeal_metrics.summary_rows(m)
     chart = {"by_kind": m.by_kind, "by_category": m.by_category,
-             "rates": {str(label): value for label, value in appeal_metrics.summary_rows(m)[7:12]}}
+             "rates": {str(label): value for key, label, value in rows if key in appeal_metrics.RATE_KEYS}}
     return render(request, "appeals/metrics.html", {
-        "m": m, "place": place, "places": places, "start": start, "end": end,
-        "rows": appeal_metrics.summary_rows(m), "chart": chart,
+        "m": m, "place": place, "places": places, "start": start, "end": end, "chart": chart,
+        "rows": [(key, label, value, key in appeal_metrics.RATE_KEYS) for key, label, value in rows],
     })
