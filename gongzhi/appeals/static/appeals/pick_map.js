@@ -13,9 +13,9 @@
     style: function () { return { color: "#b3261e", weight: 2, fillOpacity: 0.08 }; },
     onEachFeature: function (f, l) { l.bindTooltip(f.properties.name); }
   }).addTo(map);
-  // Tests and assistive tools can find each grid's shape by its id.
-  layer.eachLayer(function (l) { l.getElement().setAttribute("data-grid", l.feature.properties.id); });
   map.fitBounds(layer.getBounds(), { padding: [10, 10] });
+  // Each grid's shape carries its id (the shapes exist once the map has a view).
+  layer.eachLayer(function (l) { l.getElement().setAttribute("data-grid", l.feature.properties.id); });
 
   var marker = null;
   var asked = 0;
