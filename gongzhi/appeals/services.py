@@ -518,7 +518,7 @@ def resume(user, appeal, note) -> Appeal:
 def complete_subtask(user, subtask, note) -> SubTask:
     """Joint handling: the lead or an assisting unit reports its part done, saying what it did."""
     appeal = _locked(subtask.appeal)
-    subtask = SubTask.objects.select_for_update().select_related("place").get(pk=subtask.pk)
+    subtask = SubTask.objects.select_for_update().get(pk=subtask.pk)
     subtask.appeal = appeal
     require(user, "appeals.complete_subtask", subtask)
     note = _need(note)[:300]
