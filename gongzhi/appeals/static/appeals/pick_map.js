@@ -33,7 +33,7 @@
       .then(function (r) { return r.ok ? r.json() : null; })
       .then(function (grid) {
         if (ask !== asked) return;
-        status.textContent = grid ? el.dataset.inGrid.replace("%s", grid.name) : el.dataset.noGrid;
+        status.textContent = grid ? el.dataset.inGrid.replace("{grid}", grid.name) : el.dataset.noGrid;
       })
       .catch(function () { status.textContent = ""; });
   }
