@@ -556,13 +556,17 @@ def close_unrated(now=None) -> int:
     return closed
 
 
+def can_rate(user, appeal) -> bool:
+    """Is a rating by this user due: their resolved appeal, or a new outcome of the one theirs was merged into?"""
+    return (appeal.status in ALLOWED_FROM["rate"] and user.has_perm(PERM_OF["rate"], appeal)
+            and (appeal.status != S.MERGED or _awaits_rating(appeal, appeal.root)))
+
+
 def allowed_actions(user, appeal) -> list[str]:
     """The transitions this user may take on the appeal now (for buttons and the API)."""
-    actions = [a for a, statuses in ALLOWED_FROM.items()
-               if appeal.status in statuses and user.has_perm(PERM_OF[a], appeal)]
-    if "rate" in actions and appeal.status == S.MERGED and not _awaits_rating(appeal, appeal.root):
-        actions.remove("rate")
-    return actions
+    return [a for a, statuses in ALLOWED_FROM.items()
+            if (can_rate(user, appeal) if a == "rate" else
+                appeal.status in statuses and user.has_perm(PERM_OF[a], appeal))]
 
 
 def _liaison_grants(user):
@@ -612,19 +616,18 @@ def board(user, community):
     """The community dispatch board: open appeals under the community, grouped by tier, overdue first,
     each with the actions this user may take and whom it could be assigned to."""
     require(user, "appeals.view_board", community)
-    now = timezone.now()
     rows = list(Appeal.objects.filter(place__path__startswith=community.path, status__in=Appeal.OPEN)
                 .select_related("category", "place", "handler_place", "assignee")[:500])
     handlers = {}
     for appeal in rows:
-        appeal.late = appeal.overdue or (appeal.status != S.ON_HOLD and appeal.due is not None and appeal.due < now)
+        appeal.late = appeal.due_state == "late"  # past its current deadline (the clock of a held one is paused)
         appeal.actions = allowed_actions(user, appeal)
         if "assign" in appeal.actions:
             unit = (appeal.tier, appeal.handler_place_id, appeal.department)
             if unit not in handlers:
                 handlers[unit] = handlers_of(appeal)
             appeal.assignees = handlers[unit]
-    far = now + timedelta(days=3650)
+    far = timezone.now() + timedelta(days=3650)
     rows.sort(key=lambda a: (not a.late, a.due or far))
     return [(tier, [a for a in rows if a.tier == tier]) for tier in TIER_ORDER]
 

@@ -73,7 +73,7 @@ def mine(request):
                    .prefetch_related(Prefetch("events", AppealEvent.objects.order_by("-at", "-pk")))[:100])
     for appeal in appeals:
         appeal.recent = list(appeal.events.all())[:4]
-        appeal.can_rate = "rate" in services.allowed_actions(request.user, appeal)
+        appeal.can_rate = services.can_rate(request.user, appeal)
     notes = request.user.appeal_notifications.filter(read_at__isnull=True)[:20]
     return render(request, "appeals/mine.html", {"appeals": appeals, "notifications": notes})
 

@@ -1,9 +1,11 @@
 """After resolution: merged reporters follow and rate the main appeal; unrated appeals close; joint sub-tasks."""
 
+import threading
 from datetime import timedelta
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
@@ -148,3 +150,41 @@ def test_sub_tasks_on_pages_and_api(client, api_client, w, joint):
     assert {t["unit"]: bool(t["done_at"]) for t in body["subtasks"]} == {"派出所": False, "城管": True}
     assert api_client.as_user(w.grid_worker_b).post(f"/api/appeals/subtasks/{assist.pk}/done",
                                                    {"note": "x"}).status_code == 403
+
+
+@pytest.mark.django_db(transaction=True)
+def test_rating_and_auto_close_at_once_leave_exactly_one_outcome(w, make_appeal, settings):
+    if connection.vendor != "postgresql":
+        pytest.skip("real parallel transactions need PostgreSQL")
+    settings.GONGZHI_APPEAL_RATING_DAYS = 1
+    appeals = [services.resolve(w.grid_worker_a, services.accept(w.grid_worker_a, make_appeal()), "已处理")
+               for _ in range(20)]
+    Appeal.objects.filter(pk__in=[a.pk for a in appeals]).update(resolved_at=timezone.now() - timedelta(days=2))
+    barrier, rated, closed = threading.Barrier(2), [], []
+
+    def resident():
+        barrier.wait()
+        for a in reversed(appeals):  # from the other end, so the two meet in the middle
+            try:
+                services.rate(w.resident, a, "satisfied")
+                rated.append(a.pk)
+            except ValidationError:
+                pass  # closed by the worker first
+        connection.close()
+
+    def worker():
+        barrier.wait()
+        closed.append(services.close_unrated())
+        connection.close()
+
+    threads = [threading.Thread(target=resident), threading.Thread(target=worker)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert len(rated) + closed[0] == len(appeals)
+    for a in appeals:
+        a.refresh_from_db()
+        ends = list(a.events.filter(action__in=["rate", "autoclose"]).values_list("action", flat=True))
+        assert a.status == S.CLOSED and len(ends) == 1
+        assert (a.rating == "satisfied") == (ends == ["rate"]) == (a.pk in rated)
