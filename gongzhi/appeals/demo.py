@@ -66,9 +66,9 @@ def load(rng, district, users) -> dict:
     home_grid = next(g for g in grids if resident.person.household.place.path.startswith(g.path))
     made = []
     for n in range(32):
-        grid = home_grid if n < 12 else grids[n % len(grids)]
+        grid = home_grid if n < 16 else grids[n % len(grids)]
         code, kind, texts = TEXTS[n % len(TEXTS)]
-        extra = {"reporter": resident if n % 2 == 0 else neighbour} if n < 12 else {}
+        extra = {"reporter": resident if n % 2 else neighbour} if n < 16 else {}
         if n % 9 == 4:
             extra["urgency"] = "urgent"
         made.append(intake(grid, code, kind, texts[n % len(texts)], **extra))
@@ -111,23 +111,24 @@ def load(rng, district, users) -> dict:
             services.rate(appeal.reporter, appeal, rng.choice(["satisfied", "basically"]))
             rated += 1
 
-    # Duplicates: the neighbour reports what the resident already reported; staff merge them.
-    for original in [a for a in made[:12] if a.reporter == resident][:3]:
+    # Duplicates: the neighbour reports what the resident already reported; staff merge all but the last,
+    # which waits on its page with the original as a candidate.
+    originals = [a for a in made[:16] if a.reporter == resident]
+    for original in originals:
         original.refresh_from_db()
         if not original.is_open:
             continue
         copy = services.submit(neighbour, kind=original.kind, category=original.category,
                                description=original.description + "，希望尽快处理", latitude=original.latitude,
                                longitude=original.longitude)
+        if merged == 3:
+            break
         services.merge(handler(copy), copy, original, "同一问题")
         merged += 1
-    last = made[-1]
-    last.refresh_from_db()
-    if last.status == Appeal.Status.SUBMITTED:
-        services.reject(handler(last), last, "不属于社区受理范围，已告知居民拨打12345")
+    services.reject(handler(made[16]), made[16], "不属于社区受理范围，已告知居民拨打12345")
 
     # Some were left too long: the worker escalates them as it would at night.
-    late = [a.pk for a in made[8:31:6] if Appeal.objects.get(pk=a.pk).status == Appeal.Status.SUBMITTED]
+    late = [made[8].pk, made[24].pk]  # still as submitted
     Appeal.objects.filter(pk__in=late).update(accept_due=timezone.now() - timedelta(minutes=30))
     escalated = services.flag_overdue()
     return {"appeals": Appeal.objects.filter(place__path__startswith=district.path).count(), "appeals_closed": closed,
