@@ -188,3 +188,15 @@ def test_rating_and_auto_close_at_once_leave_exactly_one_outcome(w, make_appeal,
         ends = list(a.events.filter(action__in=["rate", "autoclose"]).values_list("action", flat=True))
         assert a.status == S.CLOSED and len(ends) == 1
         assert (a.rating == "satisfied") == (ends == ["rate"]) == (a.pk in rated)
+
+
+def test_merged_appeal_in_the_api(api_client, w, merged):
+    a, b = merged
+    services.resolve(w.grid_worker_a, a, "已协调夜间停工")
+    api = api_client.as_user(w.resident_b)
+    body = api.get(f"/api/appeals/{b.pk}").json()
+    assert body["status"] == "merged" and body["outcome"]["id"] == a.pk
+    assert body["outcome"]["resolution"] == "已协调夜间停工" and body["allowed_actions"] == ["rate"]
+    r = api.post(f"/api/appeals/{b.pk}/rate", {"rating": "basically"})
+    assert r.status_code == 200 and r.json()["rating"] == "basically" and r.json()["allowed_actions"] == []
+    assert api.post(f"/api/appeals/{b.pk}/rate", {"rating": "basically"}).status_code == 400  # once per outcome
