@@ -169,6 +169,8 @@ GONGZHI_OPEN311_JURISDICTION = os.environ.get("GONGZHI_OPEN311_JURISDICTION", ""
 
 # A household counts as "not visited" after this many days (敲门行动 round).
 GONGZHI_VISIT_ROUND_DAYS = int(os.environ.get("GONGZHI_VISIT_ROUND_DAYS", "90"))
+# A resolved appeal nobody rates within this many days is closed as unrated by the worker.
+GONGZHI_APPEAL_RATING_DAYS = int(os.environ.get("GONGZHI_APPEAL_RATING_DAYS", "7"))
 
 if PRODUCTION:
     SECURE_SSL_REDIRECT = os.environ.get("GONGZHI_SSL_REDIRECT", "1") == "1"

@@ -1,5 +1,5 @@
-"""API for appeals: submit (Idempotency-Key header), list, inbox, one appeal with its history, every transition,
-categories, notifications and metrics (JSON or .xlsx)."""
+"""API for appeals: submit (Idempotency-Key header), list, inbox, dispatch board, one appeal with its history,
+possible duplicates, every transition, joint-handling sub-tasks, categories, notifications and metrics."""
 
 from datetime import date, datetime, time, timedelta
 
@@ -15,8 +15,8 @@ from gongzhi.core.http import xlsx_response
 from gongzhi.places.api import visible_place
 from gongzhi.places.models import Place
 
-from . import metrics, services
-from .models import Appeal, Category
+from . import metrics, services, similar
+from .models import Appeal, Category, SubTask
 
 router = Router(tags=["appeals"])
 
@@ -63,6 +63,36 @@ class AppealRow(Schema):
     overdue: bool
 
 
+class SubTaskOut(Schema):
+    id: int
+    appeal_id: int
+    role: str
+    unit: str
+    place_id: int | None
+    department: str
+    note: str = Field(description="What the unit did, once done")
+    done_at: datetime | None
+    done_by: str | None
+
+    @staticmethod
+    def resolve_unit(obj):
+        return obj.department or str(obj.place)
+
+    @staticmethod
+    def resolve_done_by(obj):
+        return str(obj.done_by) if obj.done_by_id else None
+
+
+class OutcomeOut(Schema):
+    """For a merged appeal: the appeal it was merged into, whose outcome its reporter follows and rates."""
+    id: int
+    status: str
+    tier: str
+    resolution: str
+    resolved_at: datetime | None
+    closed_at: datetime | None
+
+
 class AppealOut(AppealRow):
     description: str
     latitude: float | None
@@ -81,12 +111,24 @@ class AppealOut(AppealRow):
     closed_at: datetime | None
     resolution: str
     rating: str
+    rating_note: str
+    rated_at: datetime | None
     reopen_count: int
     escalation_count: int
     paused_seconds: int
     merged_into_id: int | None
+    outcome: OutcomeOut | None = None
     events: list[EventOut]
+    subtasks: list[SubTaskOut] = []
     allowed_actions: list[str] = []
+
+    @staticmethod
+    def resolve_outcome(obj):
+        return obj.root if obj.merged_into_id else None
+
+    @staticmethod
+    def resolve_subtasks(obj):
+        return list(obj.subtasks.select_related("place", "done_by"))
 
     @staticmethod
     def resolve_contact_phone(obj):
@@ -124,6 +166,27 @@ class ActionIn(Schema):
     assignee_id: int | None = None
     assisting_departments: list[str] = []
     into_id: int | None = Field(None, description="merge: the appeal this one duplicates")
+
+
+class SimilarOut(Schema):
+    appeal: AppealRow
+    score: float = Field(description="0..1: 0.7 × text similarity + 0.3 × closeness (see docs/appeals.md)")
+    text_score: float
+    distance_m: int | None
+
+
+class BoardRow(AppealRow):
+    late: bool
+    allowed_actions: list[str] = Field([], alias="actions")
+
+
+class BoardGroup(Schema):
+    tier: str
+    appeals: list[BoardRow]
+
+
+class NoteIn(Schema):
+    note: str = ""
 
 
 class MetricsOut(Schema):
@@ -203,6 +266,27 @@ def inbox(request, tier: str | None = None):
     return qs.filter(tier=tier) if tier else qs
 
 
+@router.get("/board", response=list[BoardGroup])
+def dispatch_board(request, place_id: int):
+    """The community dispatch board: open appeals under the place, by tier, overdue first, with the caller's
+    allowed actions on each."""
+    place = visible_place(request.user, place_id)
+    return [{"tier": tier, "appeals": rows} for tier, rows in services.board(request.user, place)]
+
+
+@router.get("/subtasks", response=list[SubTaskOut])
+def my_subtasks(request):
+    """Unfinished joint-handling sub-tasks of the caller's units."""
+    return list(services.open_subtasks(request.user)[:200])
+
+
+@router.post("/subtasks/{subtask_id}/done", response=SubTaskOut)
+def subtask_done(request, subtask_id: int, payload: NoteIn):
+    """The lead or an assisting unit reports its sub-task done; `note` (what was done) is required."""
+    subtask = get_object_or_404(SubTask.objects.select_related("appeal__place"), pk=subtask_id)
+    return services.complete_subtask(request.user, subtask, payload.note)
+
+
 @router.get("/notifications", response=list[NotificationOut])
 def notifications(request, unread: bool = True):
     qs = request.user.appeal_notifications.all()
@@ -233,6 +317,14 @@ def appeal_metrics_xlsx(request, place_id: int, start: date | None = None, end: 
 @router.get("/{appeal_id}", response=AppealOut)
 def detail(request, appeal_id: int):
     return visible_appeal(request.user, appeal_id)
+
+
+@router.get("/{appeal_id}/similar", response=list[SimilarOut])
+def similar_appeals(request, appeal_id: int):
+    """Possible duplicates: same category, same grid or within 300 m, submitted within 30 days, similar words."""
+    appeal = visible_appeal(request.user, appeal_id)
+    services.require(request.user, "appeals.handle_appeal", appeal)
+    return similar.candidates(request.user, appeal)
 
 
 @router.post("/{appeal_id}/{action}", response=AppealOut)

@@ -78,12 +78,14 @@ def compute(user, place, start: datetime, end: datetime) -> Metrics:
                 m.on_time += 1
             if a.reopen_count:
                 m.reworked += 1
-        if a.rating:
+        if a.overdue or (a.is_open and a.status != S.ON_HOLD and a.due and a.due < now):
+            m.overdue += 1
+    # Every reporter's latest rating counts, including reporters of appeals merged into another.
+    for a in rows:
+        if a.rating and a.status != S.REJECTED:
             m.rated += 1
             if a.rating != Appeal.Rating.UNSATISFIED:
                 m.satisfied += 1
-        if a.overdue or (a.is_open and a.status != S.ON_HOLD and a.due and a.due < now):
-            m.overdue += 1
     m.response_rate = _rate(m.responded, m.valid)
     m.resolution_rate = _rate(m.resolved, m.valid)
     m.satisfaction_rate = _rate(m.satisfied, m.rated)
@@ -101,7 +103,7 @@ def workbook(m: Metrics) -> bytes:
     ws.append([_("Place"), m.place])
     ws.append([_("From"), m.start])
     ws.append([_("Until"), m.end])
-    for label, value in summary_rows(m):
+    for _key, label, value in summary_rows(m):
         ws.append([label, value])
     for title, data in ((_("By kind"), m.by_kind), (_("By category"), m.by_category)):
         sheet = wb.create_sheet(title[:31])
@@ -113,13 +115,17 @@ def workbook(m: Metrics) -> bytes:
     return out.getvalue()
 
 
+RATE_KEYS = ("response_rate", "resolution_rate", "satisfaction_rate", "on_time_rate", "rework_rate")
+
+
 def summary_rows(m: Metrics):
-    return [
-        (_("Appeals"), m.total), (_("Valid appeals"), m.valid), (_("Responded"), m.responded),
-        (_("Resolved"), m.resolved), (_("Rated"), m.rated), (_("Satisfied"), m.satisfied),
-        (_("Overdue"), m.overdue), (_("Response rate"), m.response_rate),
-        (_("Resolution rate"), m.resolution_rate), (_("Satisfaction rate"), m.satisfaction_rate),
-        (_("On-time rate"), m.on_time_rate), (_("Rework rate"), m.rework_rate),
-        (_("Median hours to respond"), m.median_response_hours),
-        (_("Median hours to resolve"), m.median_resolve_hours),
-    ]
+    """(field, label, value) for the page, the chart and the workbook, in display order."""
+    labels = {
+        "total": _("Appeals"), "valid": _("Valid appeals"), "responded": _("Responded"), "resolved": _("Resolved"),
+        "reworked": _("Reworked"), "rated": _("Rated"), "satisfied": _("Satisfied"), "overdue": _("Overdue"),
+        "response_rate": _("Response rate"), "resolution_rate": _("Resolution rate"),
+        "satisfaction_rate": _("Satisfaction rate"), "on_time_rate": _("On-time rate"),
+        "rework_rate": _("Rework rate"), "median_response_hours": _("Median hours to respond"),
+        "median_resolve_hours": _("Median hours to resolve"),
+    }
+    return [(key, label, getattr(m, key)) for key, label in labels.items()]

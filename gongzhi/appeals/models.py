@@ -113,6 +113,7 @@ class Appeal(models.Model):
     resolution = models.TextField(_("what was done"), blank=True)
     rating = models.CharField(_("rating"), max_length=20, choices=Rating.choices, blank=True)
     rating_note = models.CharField(_("rating note"), max_length=300, blank=True)
+    rated_at = models.DateTimeField(_("rated at"), null=True, blank=True)
     reopen_count = models.PositiveSmallIntegerField(_("times reopened"), default=0)
     escalation_count = models.PositiveSmallIntegerField(_("times escalated"), default=0)
     overdue = models.BooleanField(_("ever overdue"), default=False)
@@ -143,6 +144,15 @@ class Appeal(models.Model):
     @property
     def is_open(self) -> bool:
         return self.status in self.OPEN
+
+    @property
+    def root(self) -> "Appeal":
+        """The appeal whose handling this one follows: itself, or the one it was merged into."""
+        appeal, seen = self, {self.pk}
+        while appeal.merged_into_id and appeal.merged_into_id not in seen:
+            seen.add(appeal.merged_into_id)
+            appeal = appeal.merged_into
+        return appeal
 
     @property
     def masked_contact_phone(self) -> str:
@@ -212,8 +222,10 @@ class SubTask(models.Model):
     place = models.ForeignKey("places.Place", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
                               verbose_name=_("unit (place)"))
     department = models.CharField(_("department"), max_length=50, blank=True)
-    note = models.CharField(_("note"), max_length=300, blank=True)
-    done_at = models.DateTimeField(null=True, blank=True)
+    note = models.CharField(_("what was done"), max_length=300, blank=True)
+    done_at = models.DateTimeField(_("done at"), null=True, blank=True)
+    done_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                related_name="+", verbose_name=_("done by"))
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -6,8 +6,10 @@ current status, changes the appeal under a row lock, appends one AppealEvent and
 
 from datetime import timedelta
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -42,7 +44,8 @@ ALLOWED_FROM = {
     "reject": {S.SUBMITTED, S.ACCEPTED},
     "hold": {S.ACCEPTED, S.ASSIGNED, S.IN_PROGRESS},
     "resume": {S.ON_HOLD},
-    "rate": {S.RESOLVED},
+    # A merged appeal's reporter rates the outcome of the appeal it was merged into.
+    "rate": {S.RESOLVED, S.MERGED},
 }
 PERM_OF = {action: "appeals.handle_appeal" for action in ALLOWED_FROM}
 PERM_OF.update({"rate": "appeals.rate_appeal", "dispatch": "appeals.dispatch_appeal"})
@@ -52,7 +55,8 @@ ACTION_LABELS = {
     "return": gettext_lazy("return"), "escalate": gettext_lazy("escalate"), "dispatch": gettext_lazy("dispatch"),
     "merge": gettext_lazy("merge"), "reject": gettext_lazy("reject"), "hold": gettext_lazy("put on hold"),
     "resume": gettext_lazy("resume"), "rate": gettext_lazy("rate"), "reopen": gettext_lazy("reopen"),
-    "overdue": gettext_lazy("overdue"),
+    "overdue": gettext_lazy("overdue"), "autoclose": gettext_lazy("close as unrated"),
+    "subtask": gettext_lazy("finish a sub-task"),
 }
 
 
@@ -69,6 +73,12 @@ def notify(users, appeal, message):
     for user in {u.pk: u for u in users if u is not None}.values():
         for channel in CHANNELS:
             channel(user, appeal, message)
+
+
+def notify_reporters(appeal, message, **params):
+    """Tell the reporter, and the reporter of every appeal merged into this one, each about their own appeal."""
+    for own in [appeal, *appeal.merged.select_related("reporter")]:
+        notify([own.reporter], own, str(message) % {"id": own.pk, **params})
 
 
 def handlers_of(appeal) -> list[User]:
@@ -109,7 +119,7 @@ def _need(text, field="note"):
     return text
 
 
-def _place_for_tier(place, tier):
+def place_for_tier(place, tier):
     kinds = {Tier.GRID: GRID_KINDS, Tier.COMMUNITY: COMMUNITY_KINDS, Tier.SUBDISTRICT: SUBDISTRICT_KINDS}[tier]
     return place.ancestor_of_kind(kinds)
 
@@ -117,7 +127,7 @@ def _place_for_tier(place, tier):
 def _first_tier_from(place, tier):
     """The tier at or above `tier` that exists above the place (a community without grids starts at the community)."""
     for t in TIER_ORDER[TIER_ORDER.index(tier):TIER_ORDER.index(Tier.SUBDISTRICT) + 1]:
-        found = _place_for_tier(place, t)
+        found = place_for_tier(place, t)
         if found is not None:
             return t, found
     raise ValidationError({"place": _("This place is not inside a subdistrict or town.")})
@@ -250,9 +260,9 @@ def assign(user, appeal, *, assignee=None, assisting_places=(), assisting_depart
                                department=appeal.department)
     for place in assisting_places:
         SubTask.objects.create(appeal=appeal, role=SubTask.Role.ASSIST, place=place)
-    for department in assisting_departments:
-        if department.strip():
-            SubTask.objects.create(appeal=appeal, role=SubTask.Role.ASSIST, department=department.strip())
+    for department in {d.strip() for d in assisting_departments} - {""}:
+        if not appeal.subtasks.filter(department=department, done_at__isnull=True).exists():
+            SubTask.objects.create(appeal=appeal, role=SubTask.Role.ASSIST, department=department)
     if appeal.status == S.ACCEPTED:
         appeal.status = S.ASSIGNED
     appeal.save()
@@ -287,40 +297,65 @@ def resolve(user, appeal, resolution) -> Appeal:
     appeal.subtasks.filter(done_at__isnull=True).update(done_at=now)
     appeal.save()
     _event(appeal, user, "resolve", before, resolution)
-    notify([appeal.reporter], appeal, _("Your appeal #%(id)s was resolved; please rate it.") % {"id": appeal.pk})
+    notify_reporters(appeal, gettext_lazy("Your appeal #%(id)s was resolved; please rate it."))
     return appeal
+
+
+def _awaits_rating(appeal, main) -> bool:
+    """A merged appeal may be rated once per resolution of the appeal it was merged into."""
+    return (main.resolved_at is not None and main.status in (S.RESOLVED, S.CLOSED)
+            and (appeal.rated_at is None or appeal.rated_at < main.resolved_at))
 
 
 @transaction.atomic
 def rate(user, appeal, rating, note="") -> Appeal:
-    """The reporter rates: satisfied closes; unsatisfied reopens once to the same unit, then escalates."""
+    """The reporter rates: satisfied closes; unsatisfied reopens once to the same unit, then escalates.
+
+    The reporter of a merged appeal rates the outcome of the appeal it was merged into: the rating is kept on
+    their own appeal, and unsatisfied reopens the main appeal under the same rule while it awaits its rating."""
     appeal = _begin(user, appeal, "rate")
     if rating not in Appeal.Rating.values:
         raise ValidationError({"rating": _("Choose satisfied, basically satisfied or unsatisfied.")})
     note = (note or "").strip()[:300]
-    appeal.rating, appeal.rating_note = rating, note
     now = timezone.now()
-    resolve_h = _hours(appeal)[1]
+    label = Appeal.Rating(rating).label + (f": {note}" if note else "")
+    main = _locked(appeal.root) if appeal.status == S.MERGED else appeal
+    if appeal.status == S.MERGED and not _awaits_rating(appeal, main):
+        raise ValidationError(_("Appeal #%(id)s, which yours was merged into, has no new outcome to rate yet.")
+                              % {"id": main.pk})
+    appeal.rating, appeal.rating_note, appeal.rated_at = rating, note, now
+    if appeal.status == S.MERGED:
+        appeal.save()
+        _event(appeal, user, "rate", S.MERGED, label)
+        co_note = _("Reporter of #%(id)s: %(rating)s") % {"id": appeal.pk, "rating": label}
+        if rating == Appeal.Rating.UNSATISFIED and main.status == S.RESOLVED:
+            _reopen(user, main, co_note, now)
+        else:
+            _event(main, user, "rate", main.status, co_note)
+        return appeal
     if rating != Appeal.Rating.UNSATISFIED:
         appeal.status, appeal.closed_at = S.CLOSED, now
         appeal.save()
-        _event(appeal, user, "rate", S.RESOLVED, Appeal.Rating(rating).label + (f": {note}" if note else ""))
+        _event(appeal, user, "rate", S.RESOLVED, label)
         return appeal
+    return _reopen(user, appeal, note, now)
+
+
+def _reopen(user, appeal, note, now) -> Appeal:
+    """Unsatisfied: back to the same unit the first time; afterwards to the next tier when there is one."""
     appeal.resolved_at = None
-    appeal.resolve_due = now + timedelta(hours=resolve_h)
-    if appeal.reopen_count == 0:
-        appeal.reopen_count = 1
-        appeal.status = S.ACCEPTED
-        appeal.save()
-        _event(appeal, user, "reopen", S.RESOLVED, note)
-        notify(handlers_of(appeal), appeal, _("Appeal #%(id)s was rated unsatisfied and is reopened.")
-               % {"id": appeal.pk})
-        return appeal
+    appeal.resolve_due = now + timedelta(hours=_hours(appeal)[1])
     appeal.reopen_count += 1
     appeal.status = S.ACCEPTED
     appeal.save()
     _event(appeal, user, "reopen", S.RESOLVED, note)
-    return _move_up(user, appeal, _("Rated unsatisfied again."), auto=True)
+    if appeal.reopen_count > 1:
+        try:
+            return _move_up(user, appeal, _("Rated unsatisfied again."), auto=True)
+        except ValidationError:
+            pass  # nowhere higher (or no liaison there): the same unit works on it again
+    notify(handlers_of(appeal), appeal, _("Appeal #%(id)s was rated unsatisfied and is reopened.") % {"id": appeal.pk})
+    return appeal
 
 
 @transaction.atomic
@@ -337,8 +372,8 @@ def _next_tier(appeal):
     index = TIER_ORDER.index(appeal.tier)
     for tier in TIER_ORDER[index + 1:]:
         if tier == Tier.DEPARTMENT:
-            return tier, _place_for_tier(appeal.place, Tier.SUBDISTRICT) or appeal.handler_place
-        place = _place_for_tier(appeal.place, tier)
+            return tier, place_for_tier(appeal.place, Tier.SUBDISTRICT) or appeal.handler_place
+        place = place_for_tier(appeal.place, tier)
         if place is not None:
             return tier, place
     return None, None
@@ -426,6 +461,11 @@ def merge(user, appeal, into, note="") -> Appeal:
     appeal.status, appeal.merged_into, appeal.closed_at = S.MERGED, into, timezone.now()
     appeal.save()
     _event(appeal, user, "merge", before, _("Merged into #%(id)s. %(note)s") % {"id": into.pk, "note": note})
+    # Duplicates merged into this one earlier follow the new main appeal too (one level, one outcome).
+    for earlier in Appeal.objects.select_for_update().filter(merged_into=appeal):
+        earlier.merged_into = into
+        earlier.save(update_fields=["merged_into", "updated_at"])
+        _event(earlier, user, "merge", S.MERGED, _("Merged into #%(id)s. %(note)s") % {"id": into.pk, "note": note})
     AppealEvent.objects.create(appeal=into, actor=user, action="merge", from_status=into.status,
                                to_status=into.status, tier=into.tier, place=into.handler_place,
                                note=_("#%(id)s merged into this appeal.") % {"id": appeal.pk})
@@ -442,8 +482,7 @@ def reject(user, appeal, reason) -> Appeal:
     appeal.status, appeal.closed_at = S.REJECTED, timezone.now()
     appeal.save()
     _event(appeal, user, "reject", before, reason)
-    notify([appeal.reporter], appeal, _("Your appeal #%(id)s was not accepted: %(reason)s")
-           % {"id": appeal.pk, "reason": reason})
+    notify_reporters(appeal, gettext_lazy("Your appeal #%(id)s was not accepted: %(reason)s"), reason=reason)
     return appeal
 
 
@@ -475,35 +514,132 @@ def resume(user, appeal, note) -> Appeal:
     return appeal
 
 
+@transaction.atomic
+def complete_subtask(user, subtask, note) -> SubTask:
+    """Joint handling: the lead or an assisting unit reports its part done, saying what it did."""
+    appeal = _locked(subtask.appeal)
+    subtask = SubTask.objects.select_for_update().get(pk=subtask.pk)
+    subtask.appeal = appeal
+    require(user, "appeals.complete_subtask", subtask)
+    note = _need(note)[:300]
+    if subtask.done_at:
+        raise ValidationError(_("This sub-task is already done."))
+    if not appeal.is_open:
+        raise ValidationError(_("Appeal #%(id)s is no longer being handled.") % {"id": appeal.pk})
+    subtask.done_at, subtask.done_by, subtask.note = timezone.now(), user, note
+    subtask.save()
+    _event(appeal, user, "subtask", appeal.status, f"{subtask}: {note}")
+    if subtask.role == SubTask.Role.ASSIST:
+        notify(handlers_of(appeal), appeal, _("%(unit)s finished its part of appeal #%(id)s.")
+               % {"unit": subtask.department or subtask.place, "id": appeal.pk})
+    return subtask
+
+
+def close_unrated(now=None) -> int:
+    """Resolved appeals nobody rated within GONGZHI_APPEAL_RATING_DAYS days are closed as unrated."""
+    now = now or timezone.now()
+    days = settings.GONGZHI_APPEAL_RATING_DAYS
+    limit = now - timedelta(days=days)
+    closed = 0
+    for pk in Appeal.objects.filter(status=S.RESOLVED, resolved_at__lt=limit).values_list("pk", flat=True):
+        with transaction.atomic():
+            appeal = Appeal.objects.select_for_update().select_related("handler_place").get(pk=pk)
+            if appeal.status != S.RESOLVED or appeal.resolved_at >= limit:
+                continue  # rated (or reopened) while we looked
+            appeal.status, appeal.closed_at = S.CLOSED, now
+            appeal.save()
+            _event(appeal, None, "autoclose", S.RESOLVED,
+                   _("No rating within %(days)s days: closed as unrated.") % {"days": days})
+            notify_reporters(appeal, gettext_lazy("Your appeal #%(id)s was closed without a rating after %(days)s "
+                                                  "days."), days=days)
+            closed += 1
+    return closed
+
+
+def can_rate(user, appeal) -> bool:
+    """Is a rating by this user due: their resolved appeal, or a new outcome of the one theirs was merged into?"""
+    return (appeal.status in ALLOWED_FROM["rate"] and user.has_perm(PERM_OF["rate"], appeal)
+            and (appeal.status != S.MERGED or _awaits_rating(appeal, appeal.root)))
+
+
 def allowed_actions(user, appeal) -> list[str]:
     """The transitions this user may take on the appeal now (for buttons and the API)."""
-    return [a for a, statuses in ALLOWED_FROM.items() if appeal.status in statuses and user.has_perm(PERM_OF[a], appeal)]
+    return [a for a, statuses in ALLOWED_FROM.items()
+            if (can_rate(user, appeal) if a == "rate" else
+                appeal.status in statuses and user.has_perm(PERM_OF[a], appeal))]
+
+
+def _liaison_grants(user):
+    return RoleAssignment.objects.filter(user=user, role=Role.DEPARTMENT_LIAISON, active=True) \
+        .values_list("department", "place__path")
 
 
 def visible_appeals(user):
-    """Appeals the user may see: under their staff places, their department's, and their own."""
-    from django.db.models import Q
+    """Appeals the user may see: under their staff places, their department's, joint handling their unit
+    assists with, and their own."""
     qs = Appeal.objects.select_related("category", "place", "handler_place")
     if user.is_superuser:
         return qs
     staff = user.scope.filter(qs, STAFF_ROLES).values("pk")
-    q = Q(pk__in=staff) | Q(reporter=user)
-    for department, path in RoleAssignment.objects.filter(user=user, role=Role.DEPARTMENT_LIAISON, active=True) \
-            .values_list("department", "place__path"):
+    q = Q(pk__in=staff) | Q(reporter=user) | Q(pk__in=_my_subtasks(user).values("appeal_id"))
+    for department, path in _liaison_grants(user):
         q |= Q(department=department, place__path__startswith=path)
     return qs.filter(q)
 
 
+def _my_subtasks(user):
+    """Sub-tasks held by the user's units: their department (covering the place) or a place they staff."""
+    qs = SubTask.objects.all()
+    if user.is_superuser:
+        return qs
+    q = Q(pk__in=user.scope.filter(qs.filter(place__isnull=False, department=""), STAFF_ROLES,
+                                   path_field="place__path").values("pk"))
+    for department, path in _liaison_grants(user):
+        q |= Q(department=department, appeal__place__path__startswith=path)
+    return qs.filter(q)
+
+
+def open_subtasks(user):
+    """Unfinished joint-handling sub-tasks of the user's units on appeals still being handled."""
+    return _my_subtasks(user).filter(done_at__isnull=True, appeal__status__in=Appeal.OPEN) \
+        .select_related("appeal", "place").order_by("appeal__resolve_due")
+
+
+def departments_for(place) -> list[str]:
+    """Departments with an active liaison whose area covers the place (for dispatch choices)."""
+    rows = RoleAssignment.objects.filter(role=Role.DEPARTMENT_LIAISON, active=True).exclude(department="") \
+        .values_list("department", "place__path")
+    return sorted({department for department, path in rows if place.path.startswith(path)})
+
+
+def board(user, community):
+    """The community dispatch board: open appeals under the community, grouped by tier, overdue first,
+    each with the actions this user may take and whom it could be assigned to."""
+    require(user, "appeals.view_board", community)
+    rows = list(Appeal.objects.filter(place__path__startswith=community.path, status__in=Appeal.OPEN)
+                .select_related("category", "place", "handler_place", "assignee")[:500])
+    handlers = {}
+    for appeal in rows:
+        appeal.late = appeal.due_state == "late"  # past its current deadline (the clock of a held one is paused)
+        appeal.actions = allowed_actions(user, appeal)
+        if "assign" in appeal.actions:
+            unit = (appeal.tier, appeal.handler_place_id, appeal.department)
+            if unit not in handlers:
+                handlers[unit] = handlers_of(appeal)
+            appeal.assignees = handlers[unit]
+    far = timezone.now() + timedelta(days=3650)
+    rows.sort(key=lambda a: (not a.late, a.due or far))
+    return [(tier, [a for a in rows if a.tier == tier]) for tier in TIER_ORDER]
+
+
 def inbox(user):
     """Open appeals the user's units hold now, most urgent deadline first."""
-    from django.db.models import Q
     qs = Appeal.objects.filter(status__in=Appeal.OPEN).select_related("category", "place", "handler_place")
     if user.is_superuser:
         return qs.order_by("resolve_due")
     q = Q(pk__in=user.scope.filter(qs.exclude(tier=Tier.DEPARTMENT), STAFF_ROLES,
                                    path_field="handler_place__path").values("pk"))
-    for department, path in RoleAssignment.objects.filter(user=user, role=Role.DEPARTMENT_LIAISON, active=True) \
-            .values_list("department", "place__path"):
+    for department, path in _liaison_grants(user):
         q |= Q(tier=Tier.DEPARTMENT, department=department, place__path__startswith=path)
     return qs.filter(q).order_by("resolve_due")
 

@@ -1,9 +1,11 @@
+from datetime import timedelta
+
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from gongzhi.appeals import services
 from gongzhi.core.testing import image_upload
-from gongzhi.appeals.models import Appeal, Category
+from gongzhi.appeals.models import Appeal, Category, Tier
 
 
 def test_home_links(client, w):
@@ -80,3 +82,72 @@ def test_metrics_page_and_export(client, w, make_appeal):
     assert client.get(reverse("appeals:metrics") + f"?place={w.community.pk}").status_code == 403
     client.force_login(w.resident)
     assert client.get(reverse("appeals:metrics")).status_code == 403
+
+
+def test_submit_page_has_a_map_of_grid_boundaries(client, w):
+    import json
+    client.force_login(w.resident)
+    page = client.get(reverse("appeals:submit")).content.decode()
+    assert "vendor/leaflet/leaflet.js" in page and "appeals/pick_map.js" in page
+    start = page.index('<script id="grid-boundaries" type="application/json">') + 53
+    data = json.loads(page[start:page.index("</script>", start)])
+    assert {f["properties"]["id"] for f in data["features"]} == {w.grid_a.pk, w.grid_b.pk}
+    assert "<script>" not in page and ' style="' not in page and " onclick" not in page
+
+
+def test_mine_shows_each_appeal_with_its_latest_steps(client, w, make_appeal):
+    a = services.accept(w.grid_worker_a, make_appeal(description="井盖松动"))
+    client.force_login(w.resident)
+    page = client.get(reverse("appeals:mine")).content.decode()
+    assert page.count('data-testid="my-appeal"') == 1 and "井盖松动" in page
+    steps = page[page.index('class="timeline compact"'):]
+    assert steps.index("受理") < steps.index("已提交")  # newest step first, in Chinese
+    assert a.events.count() == 2
+
+
+def _late_and_fresh(w, make_appeal):
+    fresh = services.escalate(w.grid_worker_a, make_appeal(description="楼道堆物"), "需社区协调")
+    late = services.escalate(w.grid_worker_b, make_appeal(user=w.resident_b, latitude=30.395, longitude=114.895,
+                                                          description="车辆乱停"), "需社区协调")
+    Appeal.objects.filter(pk=late.pk).update(accept_due=late.created_at - timedelta(hours=1))
+    return late, fresh
+
+
+def test_dispatch_board_overdue_first_and_dispatch_from_it(client, w, make_appeal):
+    late, fresh = _late_and_fresh(w, make_appeal)
+    grid_only = make_appeal(description="路灯不亮")
+    client.force_login(w.community_worker)
+    response = client.get(reverse("appeals:board"))
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert body.index(f'board-row-{late.pk}"') < body.index(f'board-row-{fresh.pk}"')
+    assert f'board-row-{grid_only.pk}"' in body  # the grids' appeals are on the board too
+    assert f'data-testid="board-dispatch-{late.pk}"' in body and f'data-testid="board-dispatch-{grid_only.pk}"' not in body
+    assert '<option value="派出所"' in body
+    r = client.post(reverse("appeals:act", args=[late.pk, "dispatch"]),
+                    {"department": "派出所", "next": reverse("appeals:board")})
+    assert r.status_code == 302 and r.url == reverse("appeals:board")
+    late.refresh_from_db()
+    assert late.tier == Tier.DEPARTMENT and late.department == "派出所"
+    client.post(reverse("appeals:act", args=[fresh.pk, "accept"]), {"next": "https://evil.example/"})
+    r = client.post(reverse("appeals:act", args=[fresh.pk, "assign"]),
+                    {"assignee": w.secretary.pk, "next": "https://evil.example/"})
+    assert r.url == reverse("appeals:detail", args=[fresh.pk])  # no open redirect
+    fresh.refresh_from_db()
+    assert fresh.assignee == w.secretary and fresh.status == Appeal.Status.ASSIGNED
+
+
+def test_dispatch_board_scope(client, api_client, w, make_appeal):
+    late, fresh = _late_and_fresh(w, make_appeal)
+    client.force_login(w.grid_worker_a)
+    assert client.get(reverse("appeals:board")).status_code == 403
+    client.force_login(w.other_worker)
+    assert f"board-row-{late.pk}" not in client.get(reverse("appeals:board")).content.decode()
+    assert client.get(reverse("appeals:board") + f"?place={w.community.pk}").status_code == 403
+    client.force_login(w.subdistrict_officer)
+    body = client.get(reverse("appeals:board") + f"?place={w.community.pk}").content.decode()
+    assert f"board-row-{late.pk}" in body and 'id="board-place"' in body
+    groups = api_client.as_user(w.community_worker).get(f"/api/appeals/board?place_id={w.community.pk}").json()
+    community = next(g for g in groups if g["tier"] == "community")
+    assert [a["id"] for a in community["appeals"]] == [late.pk, fresh.pk] and community["appeals"][0]["late"]
+    assert "dispatch" in community["appeals"][0]["allowed_actions"]
