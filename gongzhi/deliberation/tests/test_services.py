@@ -7,6 +7,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
+from gongzhi.core.testing import image_upload
 from gongzhi.deliberation import services
 from gongzhi.deliberation.counting import VoteRules
 from gongzhi.deliberation.models import (Ballot, Choice, ConventionVersion, CoSignature, Notice, Topic, Vote)
@@ -24,7 +25,8 @@ def scan():
 def adopt(world, place, *, silent=False, percent="5"):
     convention = services.create_convention(world.secretary, place=place, kind="management", title="管理规约")
     version = services.draft_version(world.secretary, convention, text="第一条……", silent_majority=silent,
-                                     motion_percent=percent)
+                                     motion_percent=percent, motion_clause="第七条",
+                                     silent_majority_clause="第八条" if silent else "")
     services.legal_review(world.subdistrict_officer, version, opinion="符合法律法规。")
     vote = services.open_vote(world.secretary, place=place, title="表决管理规约", rules={"voter_unit": "household"},
                               convention_version=version)
@@ -143,13 +145,23 @@ class TestVotes:
         with pytest.raises(ValidationError, match="该户已经投票"):
             services.cast_ballot(world.resident, vote, "no")
         services.cast_ballot(world.secretary, vote, "no", channel="proxy", household=world.household_b,
-                             proxy_name="李四之子")
+                             proxy_name="李四之子", authorisation=image_upload("委托书.jpg"))
+        assert Ballot.objects.get(vote=vote, channel="proxy").authorisation.name.endswith(".jpg")
         assert Ballot.objects.filter(vote=vote).count() == 2 and Choice.objects.filter(vote=vote).count() == 2
 
-    def test_proxy_needs_name_and_paper_needs_staff(self, world):
+    def test_proxy_needs_name_and_written_authorisation_and_paper_needs_staff(self, world):
         vote = self.open(world)
-        with pytest.raises(ValidationError):
-            services.cast_ballot(world.secretary, vote, "yes", channel="proxy", household=world.household_b)
+        with pytest.raises(ValidationError, match="代理人"):
+            services.cast_ballot(world.secretary, vote, "yes", channel="proxy", household=world.household_b,
+                                 authorisation=image_upload())
+        with pytest.raises(ValidationError, match="委托书"):
+            services.cast_ballot(world.secretary, vote, "yes", channel="proxy", household=world.household_b,
+                                 proxy_name="李四之子")
+        not_a_scan = SimpleUploadedFile("auth.jpg", b"not an image", content_type="image/jpeg")
+        with pytest.raises(ValidationError, match="PDF"):
+            services.cast_ballot(world.secretary, vote, "yes", channel="proxy", household=world.household_b,
+                                 proxy_name="李四之子", authorisation=not_a_scan)
+        assert not Ballot.objects.filter(vote=vote).exists()
         with pytest.raises(PermissionDenied):
             services.cast_ballot(world.resident, vote, "yes", channel="paper", household=world.household_b)
 
@@ -229,6 +241,8 @@ class TestResolutions:
                                                 text="通过", vote=vote)
         task = services.add_task(world.secretary, resolution, title="招标", owner_name="物业",
                                  due=date.today() + timedelta(days=30))
+        with pytest.raises(ValidationError, match="完成后"):
+            services.rate(world.resident, resolution, score=5)
         services.report_progress(world.secretary, resolution, text="已招标", task=task, done=True)
         task.refresh_from_db()
         assert task.done_at
