@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 
 from gongzhi.accounts.models import RoleAssignment, User
 from gongzhi.accounts.roles import Role
@@ -310,10 +310,10 @@ def update_meeting(user, meeting: Meeting, *, kind: str, title: str, starts_at, 
 
 # Who a meeting can invite by rule: the label and how to find the logins under a place.
 INVITE_RULES = {
-    "representatives": _lazy("All representatives and building heads"),
-    "households": _lazy("All households (their resident logins)"),
-    "owners": _lazy("All owner households (their resident logins)"),
-    "staff": _lazy("Community staff over the place"),
+    "representatives": gettext_lazy("All representatives and building heads"),
+    "households": gettext_lazy("All households (their resident logins)"),
+    "owners": gettext_lazy("All owner households (their resident logins)"),
+    "staff": gettext_lazy("Community staff over the place"),
 }
 
 

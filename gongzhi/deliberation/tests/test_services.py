@@ -151,7 +151,7 @@ class TestVotes:
 
     def test_proxy_needs_name_and_written_authorisation_and_paper_needs_staff(self, world):
         vote = self.open(world)
-        with pytest.raises(ValidationError, match="代理人"):
+        with pytest.raises(ValidationError, match="代投人姓名"):
             services.cast_ballot(world.secretary, vote, "yes", channel="proxy", household=world.household_b,
                                  authorisation=image_upload())
         with pytest.raises(ValidationError, match="委托书"):
