@@ -48,6 +48,12 @@ def adopted_version(place: Place) -> ConventionVersion | None:
     return max(versions, key=lambda v: v.convention.place.depth, default=None)
 
 
+def on_one_line(a: Place, b: Place) -> bool:
+    """One place lies under the other: a building meeting may take up its estate's topic, and an estate vote a
+    building's."""
+    return is_under(a, b) or is_under(b, a)
+
+
 def ancestor_ids(place: Place) -> list[int]:
     """The place and every place above it, as primary keys (paths are "/1/5/9/")."""
     return [int(p) for p in place.path.strip("/").split("/") if p]
@@ -259,8 +265,7 @@ def _meeting_fields(place, kind, title, starts_at, location, online_url, agenda)
     if not (location or "").strip() and not (online_url or "").strip():
         raise ValidationError({"location": _("Give a location or an online link.")})
     for topic in agenda:
-        # A building meeting may discuss its estate's topic, a community meeting a building's: one line of the tree.
-        if not (is_under(topic.place, place) or is_under(place, topic.place)):
+        if not on_one_line(topic.place, place):
             raise ValidationError({"agenda": _("Topic “%(title)s” belongs to another place.") % {"title": topic.title}})
         if topic.status in CLOSED_TOPIC:
             raise ValidationError({"agenda": _("Topic “%(title)s” is closed.") % {"title": topic.title}})
@@ -439,7 +444,7 @@ def open_vote(user, *, place: Place, title: str, rules, topic: Topic | None = No
             raise ValidationError({"rules": _("“Silent majority follows” may only be used where the adopted "
                                               "convention of this place provides for it.")})
     for obj in (topic, meeting):
-        if obj is not None and not is_under(obj.place, place):
+        if obj is not None and not on_one_line(obj.place, place):
             raise ValidationError(_("“%(title)s” belongs to another place.") % {"title": obj.title})
     if convention_version is not None:
         convention_version = ConventionVersion.objects.select_for_update().get(pk=convention_version.pk)

@@ -138,8 +138,8 @@ def topic_detail(request, pk):
     others = Topic.objects.filter(place=topic.place).exclude(pk=topic.pk).exclude(status__in=services.CLOSED_TOPIC)
     comment_form = _bound(CommentForm, request, "comment")
     paper_form = _bound(PaperSignaturesForm, request, "paper") if staff else None
-    merge_form = _bound(MergeForm, request, "merge", topics=others) if staff else None
-    decline_form = _bound(DeclineForm, request, "decline") if staff else None
+    merge_form = _bound(MergeForm, request, "merge", prefix="merge", topics=others) if staff else None
+    decline_form = _bound(DeclineForm, request, "decline", prefix="decline") if staff else None
     done = False
     if action == "cosign":
         _attempt(request, None, lambda: services.cosign(request.user, topic), _("Thank you for co-signing."))
@@ -182,11 +182,18 @@ def meeting_check_in(request, pk, code):
 
 # ---------------------------------------------------------------- staff desk
 
+def _line_topics(place):
+    """Open topics a meeting or vote at `place` can take up: under it, or above it (a building meeting on its
+    estate's topic)."""
+    return Topic.objects.filter(Q(place__path__startswith=place.path) | Q(place_id__in=services.ancestor_ids(place))
+                                ).exclude(status__in=services.CLOSED_TOPIC).select_related("place")
+
+
 @login_required
 def desk(request, place_pk):
     place = get_object_or_404(Place, pk=place_pk)
     require(request.user, "deliberation.manage", place)
-    topics = Topic.objects.filter(place__path__startswith=place.path).exclude(status__in=services.CLOSED_TOPIC)
+    topics = _line_topics(place)
     action = request.POST.get("action") if request.method == "POST" else None
     meeting_form = MeetingForm(request.POST if action == "meeting" else None, topics=topics, prefix="m")
     vote_form = VoteForm(request.POST if action == "vote" else None, topics=topics, prefix="v")
@@ -223,8 +230,7 @@ def meeting_detail(request, pk):
         require(user, "deliberation.view", meeting)
     staff = user.has_perm("deliberation.manage", meeting)
     action = request.POST.get("action") if request.method == "POST" else None
-    topics = Topic.objects.filter(place__path__startswith=meeting.place.path).exclude(
-        status__in=services.CLOSED_TOPIC)
+    topics = _line_topics(meeting.place)
     forms = {}
     if staff:
         edit_initial = {"kind": meeting.kind, "title": meeting.title, "starts_at": meeting.starts_at,
