@@ -350,11 +350,11 @@ def vote_detail(request, pk):
 
 
 def _task_owners(place):
-    """Logins who can own a task: deliberation staff over the place and post holders under it."""
-    posts = RoleAssignment.objects.filter(active=True).filter(
-        Q(place_id__in=services.ancestor_ids(place), role__in=DELIBERATION_STAFF_ROLES)
-        | Q(place__path__startswith=place.path, role__in=[Role.BUILDING_HEAD, Role.REPRESENTATIVE,
-                                                          Role.PARTY_LIAISON]))
+    """Logins who can own a task: deliberation staff and post holders (building heads, representatives, party
+    liaisons) at, above or under the resolution's place."""
+    roles = DELIBERATION_STAFF_ROLES | {Role.BUILDING_HEAD, Role.REPRESENTATIVE, Role.PARTY_LIAISON}
+    posts = RoleAssignment.objects.filter(active=True, role__in=roles).filter(
+        Q(place_id__in=services.ancestor_ids(place)) | Q(place__path__startswith=place.path))
     return User.objects.filter(is_active=True, pk__in=posts.values("user_id")).order_by("full_name")
 
 
@@ -362,9 +362,10 @@ def _task_owners(place):
 def resolution_detail(request, pk):
     resolution = get_object_or_404(Resolution.objects.select_related("place", "vote"), pk=pk)
     user = request.user
-    require(user, "deliberation.view", resolution)
-    staff = user.has_perm("deliberation.manage", resolution)
     tasks = resolution.tasks.all()
+    if not tasks.filter(owner=user).exists():  # a task owner may work from outside the place
+        require(user, "deliberation.view", resolution)
+    staff = user.has_perm("deliberation.manage", resolution)
     mine = tasks.filter(owner=user) if not staff else tasks
     action = request.POST.get("action") if request.method == "POST" else None
     task_form = _bound(TaskForm, request, "task", owners=_task_owners(resolution.place)) if staff else None
