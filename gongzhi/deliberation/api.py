@@ -40,14 +40,18 @@ class TopicIn(Schema):
     body: str
 
 
-class MeetingIn(Schema):
-    place_id: int
+class MeetingFields(Schema):
+    """What a meeting is: kind, title, time, place or link, agenda (topic ids)."""
     kind: str
     title: str
     starts_at: datetime
     location: str = ""
     online_url: str = ""
     agenda: list[int] = []
+
+
+class MeetingIn(MeetingFields):
+    place_id: int
 
 
 class MeetingOut(Schema):
@@ -70,15 +74,6 @@ class MeetingOut(Schema):
     @staticmethod
     def resolve_invitees(obj):
         return obj.invitees.count()
-
-
-class MeetingPatch(Schema):
-    kind: str
-    title: str
-    starts_at: datetime
-    location: str = ""
-    online_url: str = ""
-    agenda: list[int] = []
 
 
 class InviteIn(Schema):
@@ -326,7 +321,7 @@ def meeting(request, meeting_id: int):
 
 
 @router.put("/meetings/{meeting_id}", response=MeetingOut)
-def update_meeting(request, meeting_id: int, data: MeetingPatch):
+def update_meeting(request, meeting_id: int, data: MeetingFields):
     obj = get_object_or_404(Meeting, pk=meeting_id)
     agenda = list(Topic.objects.filter(pk__in=data.agenda))
     return services.update_meeting(request.user, obj, kind=data.kind, title=data.title, starts_at=data.starts_at,

@@ -6,7 +6,7 @@ from django.urls import reverse
 from gongzhi.deliberation import services
 from gongzhi.deliberation.models import Ballot, Topic
 
-from .factories import add_households
+from .factories import add_households, passed_resolution
 
 pytestmark = pytest.mark.django_db
 
@@ -161,11 +161,7 @@ def test_vote_page_proxy_needs_authorisation_and_lists_non_voters(world, client)
 
 
 def test_resolution_page_tasks_progress_rating(world, client):
-    vote = services.open_vote(world.secretary, place=world.community, title="修路", rules={})
-    services.cast_ballot(world.resident, vote, "yes")
-    vote = services.close_vote(world.secretary, vote)
-    resolution = services.create_resolution(world.secretary, place=world.community, title="修路决议", text="修",
-                                            vote=vote)
+    resolution = passed_resolution(world, "修路决议")
     url = reverse("deliberation:resolution", args=[resolution.pk])
     client.force_login(world.secretary)
     r = client.post(url, {"action": "task", "title": "施工", "owner": world.grid_worker_a.pk, "owner_name": "",

@@ -13,7 +13,7 @@ from gongzhi.deliberation.counting import VoteRules
 from gongzhi.deliberation.models import (Ballot, Choice, ConventionVersion, CoSignature, Notice, Topic, Vote)
 from gongzhi.registry.models import Household
 
-from .factories import add_households
+from .factories import add_households, passed_resolution
 
 pytestmark = pytest.mark.django_db
 
@@ -375,11 +375,7 @@ class TestVoteFollowThrough:
         assert services.my_votes(other) == []
 
     def test_rating_opens_when_tasks_are_done_and_residents_are_told(self, world):
-        vote = services.open_vote(world.secretary, place=world.community, title="t", rules={})
-        services.cast_ballot(world.resident, vote, "yes")
-        vote = services.close_vote(world.secretary, vote)
-        resolution = services.create_resolution(world.secretary, place=world.community, title="修路", text="修",
-                                                vote=vote)
+        resolution = passed_resolution(world, "修路")
         with pytest.raises(ValidationError, match="完成后"):
             services.rate(world.resident, resolution, score=4)  # no tasks yet
         a = services.add_task(world.secretary, resolution, title="a", owner_name="物业", due=date.today(),
