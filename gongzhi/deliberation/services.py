@@ -129,14 +129,18 @@ def _lock_open_topic(topic: Topic) -> Topic:
     return topic
 
 
+def _followers(topic: Topic) -> list:
+    """The proposer and the online co-signers of a topic."""
+    return [topic.proposer] + [sig.user for sig in topic.signatures.select_related("user") if sig.user_id]
+
+
 def _reach_agenda(topic: Topic):
     if topic.status == Topic.Status.OPEN and topic.signatures.count() >= topic.threshold:
         topic.status = Topic.Status.ON_AGENDA
         topic.on_agenda_at = timezone.now()
         topic.save(update_fields=["status", "on_agenda_at"])
         text = _("Topic “%(title)s” has enough co-signatures and must be put on the agenda.") % {"title": topic.title}
-        signers = [sig.user for sig in topic.signatures.select_related("user") if sig.user_id]
-        notify([topic.proposer] + signers + staff_over(topic.place), text, f"/deliberation/topics/{topic.pk}/")
+        notify(_followers(topic) + staff_over(topic.place), text, f"/deliberation/topics/{topic.pk}/")
 
 
 @transaction.atomic
@@ -195,9 +199,7 @@ def add_paper_signatures(user, topic: Topic, *, households=(), persons=(), scan)
 
 
 def _tell_followers(topic: Topic, text: str):
-    """The proposer and the online co-signers of a topic."""
-    signers = [sig.user for sig in topic.signatures.select_related("user") if sig.user_id]
-    notify([topic.proposer] + signers, text, f"/deliberation/topics/{topic.pk}/")
+    notify(_followers(topic), text, f"/deliberation/topics/{topic.pk}/")
 
 
 @transaction.atomic
@@ -618,13 +620,14 @@ def report_progress(user, resolution: Resolution, *, text: str, task: Task | Non
         if task.resolution_id != resolution.pk:
             raise ValidationError(_("That task belongs to another resolution."))
         task = Task.objects.select_for_update().get(pk=task.pk)
-        if done and task.done_at is None:
+        just_done = done and task.done_at is None
+        if just_done:
             task.done_at = timezone.now()
             task.save(update_fields=["done_at"])
     elif done:
         raise ValidationError({"task": _("Choose the task that is done.")})
     progress = Progress.objects.create(resolution=resolution, task=task, text=text, by=user)
-    if done and resolution_done(resolution):
+    if task is not None and just_done and resolution_done(resolution):  # the last task, once
         affected = invitees_by_rule("households", resolution.place)
         notify(affected, _("“%(title)s” has been carried out: please rate the result.") % {"title": resolution.title},
                f"/deliberation/resolutions/{resolution.pk}/")
