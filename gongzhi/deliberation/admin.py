@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from .models import Ballot, Convention, ConventionVersion, Meeting, Resolution, Topic, Vote
+from .models import Ballot, Comment, Convention, ConventionVersion, Meeting, MeetingDocument, Resolution, Topic, Vote
 
 
 @admin.register(Topic)
@@ -40,7 +40,7 @@ class ResolutionAdmin(admin.ModelAdmin):
 
 class VersionInline(admin.TabularInline):
     model = ConventionVersion
-    fields = ("number", "status", "silent_majority", "motion_percent")
+    fields = ("number", "status", "silent_majority", "silent_majority_clause", "motion_percent", "motion_clause")
     readonly_fields = fields
     extra = 0
 
@@ -50,3 +50,15 @@ class ConventionAdmin(admin.ModelAdmin):
     list_display = ("title", "kind", "place")
     raw_id_fields = ("place",)
     inlines = [VersionInline]
+
+
+@admin.register(Comment)
+class CommentAdmin(admin.ModelAdmin):
+    list_display = ("topic", "author", "created_at")
+    raw_id_fields = ("topic", "author")
+
+
+@admin.register(MeetingDocument)
+class MeetingDocumentAdmin(admin.ModelAdmin):
+    list_display = ("title", "meeting", "created_at")
+    raw_id_fields = ("meeting", "uploaded_by")

@@ -3,7 +3,7 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from .models import Meeting
+from .models import Convention, Meeting
 
 
 class TopicForm(forms.Form):
@@ -57,7 +57,10 @@ class VoteForm(forms.Form):
 
     def __init__(self, *args, topics, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["topic"].queryset = topics
+        if topics is None:  # a convention vote: the question is the convention itself
+            del self.fields["topic"]
+        else:
+            self.fields["topic"].queryset = topics
 
     def rules(self):
         from fractions import Fraction
@@ -73,10 +76,11 @@ class PaperBallotForm(forms.Form):
     option = forms.ChoiceField(label=_("Choice"), choices=[])
     channel = forms.ChoiceField(label=_("Channel"), choices=[("paper", _("Paper")), ("proxy", _("Proxy"))])
     proxy_name = forms.CharField(label=_("Proxy name"), required=False, max_length=50)
+    authorisation = forms.FileField(label=_("Written authorisation (proxy only; PDF or photo)"), required=False)
 
     def __init__(self, *args, options, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["option"].choices = [(o, o) for o in options]
+        self.fields["option"].choices = options
 
 
 class MinutesForm(forms.Form):
@@ -91,3 +95,76 @@ class ResolutionForm(forms.Form):
 class RatingForm(forms.Form):
     score = forms.TypedChoiceField(label=_("Score"), coerce=int, choices=[(i, str(i)) for i in range(5, 0, -1)])
     comment = forms.CharField(label=_("Comment"), required=False, max_length=300)
+
+
+class CommentForm(forms.Form):
+    text = forms.CharField(label=_("Your view"), max_length=2000, widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class MergeForm(forms.Form):
+    into = forms.ModelChoiceField(label=_("Merge into"), queryset=None)
+    reason = forms.CharField(label=_("Note (published)"), required=False, max_length=300)
+
+    def __init__(self, *args, topics, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["into"].queryset = topics
+
+
+class DeclineForm(forms.Form):
+    reason = forms.CharField(label=_("Reason for declining (published)"), widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class InviteForm(forms.Form):
+    rule = forms.ChoiceField(label=_("Invite"), choices=[])
+    place = forms.ModelChoiceField(label=_("Of"), queryset=None)
+
+    def __init__(self, *args, rules, places, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["rule"].choices = list(rules.items())
+        self.fields["place"].queryset = places
+
+
+class DocumentForm(forms.Form):
+    title = forms.CharField(label=_("Document title"), max_length=100)
+    file = forms.FileField(label=_("File (PDF or photo)"))
+
+
+class TaskForm(forms.Form):
+    title = forms.CharField(label=_("Task"), max_length=100)
+    owner = forms.ModelChoiceField(label=_("Responsible login"), queryset=None, required=False)
+    owner_name = forms.CharField(label=_("Responsible (person or unit)"), max_length=50, required=False)
+    due = forms.DateField(label=_("Due"), widget=forms.DateInput(attrs={"type": "date"}))
+
+    def __init__(self, *args, owners, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["owner"].queryset = owners
+
+
+class ProgressForm(forms.Form):
+    task = forms.ModelChoiceField(label=_("Task"), queryset=None, required=False)
+    text = forms.CharField(label=_("Progress"), widget=forms.Textarea(attrs={"rows": 3}))
+    done = forms.BooleanField(label=_("This task is done"), required=False)
+
+    def __init__(self, *args, tasks, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["task"].queryset = tasks
+
+
+class ConventionForm(forms.Form):
+    kind = forms.ChoiceField(label=_("Kind"), choices=Convention.Kind.choices)
+    title = forms.CharField(label=_("Title"), max_length=100)
+
+
+class VersionForm(forms.Form):
+    text = forms.CharField(label=_("Full text"), widget=forms.Textarea(attrs={"rows": 10}))
+    motion_percent = forms.DecimalField(label=_("Motion threshold (percent of households)"), initial=5,
+                                        max_digits=5, decimal_places=2)
+    motion_clause = forms.CharField(label=_("Clause on the motion threshold"), max_length=30, required=False,
+                                    help_text=_("e.g. 第七条"))
+    silent_majority = forms.BooleanField(label=_("Silent majority follows (沉默从众)"), required=False)
+    silent_majority_clause = forms.CharField(label=_("Clause on silent majority"), max_length=30, required=False,
+                                             help_text=_("e.g. 第八条"))
+
+
+class ReviewForm(forms.Form):
+    opinion = forms.CharField(label=_("Legal review opinion"), widget=forms.Textarea(attrs={"rows": 4}))

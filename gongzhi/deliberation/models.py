@@ -1,5 +1,6 @@
 """Deliberation (议事协商): topics and co-signatures, meetings, votes and ballots, resolutions, conventions."""
 
+import secrets
 import uuid
 
 from django.conf import settings
@@ -63,6 +64,9 @@ class ConventionVersion(models.Model):
     silent_majority = models.BooleanField(_("silent majority follows (沉默从众)"), default=False)
     motion_percent = models.DecimalField(_("motion threshold (percent of households)"), max_digits=5, decimal_places=2,
                                          default=5)
+    # Where in the text the two settings are laid down, e.g. "第八条", so pages can point to the clause.
+    motion_clause = models.CharField(_("clause on the motion threshold"), max_length=30, blank=True)
+    silent_majority_clause = models.CharField(_("clause on silent majority"), max_length=30, blank=True)
     status = models.CharField(_("status"), max_length=12, choices=Status.choices, default=Status.DRAFT)
     legal_opinion = models.TextField(_("legal review opinion"), blank=True)
     reviewed_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
@@ -119,6 +123,17 @@ class Topic(models.Model):
         return self.title
 
 
+class Comment(models.Model):
+    """Online deliberation before the meeting: one thread per topic."""
+    topic = models.ForeignKey(Topic, on_delete=models.CASCADE, related_name="comments")
+    author = models.ForeignKey(USER, on_delete=models.PROTECT, related_name="+")
+    text = models.TextField(_("comment"))
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+
 class SignatureSheet(models.Model):
     """A scanned paper signature sheet, entered by staff."""
     topic = models.ForeignKey(Topic, on_delete=models.PROTECT, related_name="sheets")
@@ -151,6 +166,10 @@ class CoSignature(models.Model):
         ]
 
 
+def new_checkin_code():
+    return secrets.token_urlsafe(16)
+
+
 class Meeting(models.Model):
     class Kind(models.TextChoices):
         REPRESENTATIVES = "representatives", _("Residents' representatives meeting (居民代表会议)")
@@ -176,6 +195,8 @@ class Meeting(models.Model):
     minutes_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     minutes_at = models.DateTimeField(null=True, blank=True)
     convened_by = models.ForeignKey(USER, on_delete=models.PROTECT, related_name="+")
+    # Printed as a QR code at the venue; the phone that scans it lands on the self check-in.
+    checkin_code = models.CharField(max_length=40, default=new_checkin_code, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -185,6 +206,17 @@ class Meeting(models.Model):
 
     def __str__(self):
         return self.title
+
+
+class MeetingDocument(models.Model):
+    meeting = models.ForeignKey(Meeting, on_delete=models.CASCADE, related_name="documents")
+    title = models.CharField(_("title"), max_length=100)
+    file = models.FileField(_("file"), upload_to="deliberation/documents/%Y/%m/")
+    uploaded_by = models.ForeignKey(USER, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
 
 
 class Attendance(models.Model):
@@ -267,6 +299,8 @@ class Ballot(models.Model):
     person = models.ForeignKey("registry.Person", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     channel = models.CharField(max_length=10, choices=Channel.choices)
     proxy_name = models.CharField(max_length=50, blank=True)
+    # The written authorisation (委托书) a proxy hands in, scanned by staff.
+    authorisation = models.FileField(upload_to="deliberation/proxies/%Y/%m/", blank=True)
     cast_by = models.ForeignKey(USER, on_delete=models.PROTECT, related_name="+")
     choice = models.CharField(max_length=30, blank=True)
     cast_at = models.DateTimeField(auto_now_add=True)

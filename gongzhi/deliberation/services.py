@@ -1,6 +1,7 @@
 """Every state change in deliberation goes through here: one function each, acting user first."""
 
 import math
+import secrets
 from datetime import date
 from decimal import Decimal
 
@@ -8,20 +9,25 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
+from gongzhi.accounts.models import RoleAssignment, User
+from gongzhi.accounts.roles import Role
 from gongzhi.accounts.scope import home_place
-from gongzhi.accounts.models import RoleAssignment
+from gongzhi.core.uploads import clean_image
 from gongzhi.places.models import Place
 from gongzhi.registry.models import Household, Person
 from gongzhi.registry.services import require
 
 from . import counting
-from .models import (Attendance, Ballot, Choice, CoSignature, Convention, ConventionVersion, Meeting, Notice,
-                     Progress, Rating, Resolution, SignatureSheet, Task, Topic, Vote)
+from .models import (Attendance, Ballot, Choice, Comment, CoSignature, Convention, ConventionVersion, Meeting,
+                     MeetingDocument, Notice, Progress, Rating, Resolution, SignatureSheet, Task, Topic, Vote)
 from .rules import DELIBERATION_STAFF_ROLES
 
 DEFAULT_MOTION_PERCENT = Decimal("5")
 ADULT_AGE = 18
+MAX_SCAN_BYTES = 10 * 1024 * 1024
+CLOSED_TOPIC = (Topic.Status.MERGED, Topic.Status.DECLINED)
 
 
 # ---------------------------------------------------------------- helpers
@@ -36,10 +42,21 @@ def is_under(place: Place, ancestor: Place) -> bool:
 
 def adopted_version(place: Place) -> ConventionVersion | None:
     """The adopted convention nearest to the place (the place itself first, then upwards)."""
-    ids = [int(p) for p in place.path.strip("/").split("/") if p]
+    ids = ancestor_ids(place)
     versions = (ConventionVersion.objects.select_related("convention__place")
                 .filter(status=ConventionVersion.Status.ADOPTED, convention__place_id__in=ids))
     return max(versions, key=lambda v: v.convention.place.depth, default=None)
+
+
+def on_one_line(a: Place, b: Place) -> bool:
+    """One place lies under the other: a building meeting may take up its estate's topic, and an estate vote a
+    building's."""
+    return is_under(a, b) or is_under(b, a)
+
+
+def ancestor_ids(place: Place) -> list[int]:
+    """The place and every place above it, as primary keys (paths are "/1/5/9/")."""
+    return [int(p) for p in place.path.strip("/").split("/") if p]
 
 
 def motion_percent(place: Place) -> Decimal:
@@ -52,9 +69,8 @@ def notify(users, text, url=""):
 
 
 def staff_over(place: Place):
-    ids = [int(p) for p in place.path.strip("/").split("/") if p]
     return [ra.user for ra in RoleAssignment.objects.select_related("user")
-            .filter(active=True, role__in=DELIBERATION_STAFF_ROLES, place_id__in=ids)]
+            .filter(active=True, role__in=DELIBERATION_STAFF_ROLES, place_id__in=ancestor_ids(place))]
 
 
 def _person_of(user) -> Person:
@@ -62,6 +78,24 @@ def _person_of(user) -> Person:
     if person is None or not person.household_id:
         raise ValidationError(_("Your account is not linked to a registered household."))
     return person
+
+
+def clean_scan(upload, field):
+    """A scanned paper document (signature sheet, proxy authorisation, meeting paper): a PDF, or a photo that
+    goes through clean_image (checked, metadata stripped)."""
+    if not upload:
+        return upload
+    if upload.size > MAX_SCAN_BYTES:
+        raise ValidationError({field: _("The file is larger than 10 MB.")})
+    upload.seek(0)
+    head = upload.read(5)
+    upload.seek(0)
+    if head == b"%PDF-":
+        return upload
+    try:
+        return clean_image(upload, field)
+    except ValidationError:
+        raise ValidationError({field: _("Attach a PDF or a photo (JPEG, PNG, GIF or WebP).")}) from None
 
 
 def _clean_text(value, field, message):
@@ -95,13 +129,18 @@ def _lock_open_topic(topic: Topic) -> Topic:
     return topic
 
 
+def _followers(topic: Topic) -> list:
+    """The proposer and the online co-signers of a topic."""
+    return [topic.proposer] + [sig.user for sig in topic.signatures.select_related("user") if sig.user_id]
+
+
 def _reach_agenda(topic: Topic):
     if topic.status == Topic.Status.OPEN and topic.signatures.count() >= topic.threshold:
         topic.status = Topic.Status.ON_AGENDA
         topic.on_agenda_at = timezone.now()
         topic.save(update_fields=["status", "on_agenda_at"])
         text = _("Topic “%(title)s” has enough co-signatures and must be put on the agenda.") % {"title": topic.title}
-        notify([topic.proposer] + staff_over(topic.place), text, f"/deliberation/topics/{topic.pk}/")
+        notify(_followers(topic) + staff_over(topic.place), text, f"/deliberation/topics/{topic.pk}/")
 
 
 @transaction.atomic
@@ -133,6 +172,7 @@ def add_paper_signatures(user, topic: Topic, *, households=(), persons=(), scan)
     require(user, "deliberation.manage", topic)
     if not scan:
         raise ValidationError({"scan": _("Attach the scanned signature sheet.")})
+    scan = clean_scan(scan, "scan")
     topic = _lock_open_topic(topic)
     by_person = topic.signature_unit == Topic.Unit.PERSON
     signers = list(persons if by_person else households)
@@ -158,16 +198,26 @@ def add_paper_signatures(user, topic: Topic, *, households=(), persons=(), scan)
     return sheet, added, skipped
 
 
+def _tell_followers(topic: Topic, text: str):
+    notify(_followers(topic), text, f"/deliberation/topics/{topic.pk}/")
+
+
 @transaction.atomic
-def merge_topic(user, topic: Topic, into: Topic) -> Topic:
+def merge_topic(user, topic: Topic, into: Topic, *, reason: str = "") -> Topic:
+    """Close a duplicate topic in favour of another of the same place; the note is published with it."""
     require(user, "deliberation.manage", topic)
     topic = Topic.objects.select_for_update().get(pk=topic.pk)
-    if into.pk == topic.pk or into.place_id != topic.place_id:
-        raise ValidationError(_("A topic can only be merged into another topic of the same place."))
-    if topic.status in (Topic.Status.MERGED, Topic.Status.DECLINED):
+    if into is None or into.pk == topic.pk or into.place_id != topic.place_id:
+        raise ValidationError({"into": _("A topic can only be merged into another topic of the same place.")})
+    if topic.status in CLOSED_TOPIC:
         raise ValidationError(_("This topic is already closed."))
+    if into.status in CLOSED_TOPIC:
+        raise ValidationError({"into": _("Topic “%(title)s” is closed.") % {"title": into.title}})
     topic.status, topic.merged_into = Topic.Status.MERGED, into
-    topic.save(update_fields=["status", "merged_into"])
+    topic.decline_reason = (reason or "").strip()
+    topic.save(update_fields=["status", "merged_into", "decline_reason"])
+    _tell_followers(topic, _("Topic “%(title)s” was merged into “%(into)s”.") % {"title": topic.title,
+                                                                                "into": into.title})
     return topic
 
 
@@ -182,6 +232,8 @@ def decline_topic(user, topic: Topic, *, reason: str) -> Topic:
         raise ValidationError(_("This topic is already closed."))
     topic.status, topic.decline_reason = Topic.Status.DECLINED, reason
     topic.save(update_fields=["status", "decline_reason"])
+    _tell_followers(topic, _("Topic “%(title)s” was declined: %(reason)s") % {"title": topic.title,
+                                                                              "reason": reason})
     return topic
 
 
@@ -189,16 +241,24 @@ def topics_near(user):
     home = home_place(user)
     if home is None:
         return Topic.objects.none()
-    ids = [int(p) for p in home.path.strip("/").split("/") if p]
-    return Topic.objects.filter(place_id__in=ids).select_related("place")
+    return Topic.objects.filter(place_id__in=ancestor_ids(home)).select_related("place")
+
+
+@transaction.atomic
+def comment(user, topic: Topic, *, text: str) -> Comment:
+    """Online deliberation (网上议事): anyone who may see the topic writes in its thread until it is closed."""
+    require(user, "deliberation.view", topic)
+    text = _clean_text(text, "text", _("The comment is empty."))
+    if len(text) > 2000:
+        raise ValidationError({"text": _("Keep the comment under 2000 characters.")})
+    if topic.status in CLOSED_TOPIC:
+        raise ValidationError(_("This topic is already closed."))
+    return Comment.objects.create(topic=topic, author=user, text=text)
 
 
 # ---------------------------------------------------------------- meetings (民议)
 
-@transaction.atomic
-def convene_meeting(user, *, place: Place, kind: str, title: str, starts_at, location="", online_url="",
-                    agenda=(), invitees=(), invitee_note="") -> Meeting:
-    require(user, "deliberation.manage", place)
+def _meeting_fields(place, kind, title, starts_at, location, online_url, agenda) -> dict:
     if kind not in Meeting.Kind.values:
         raise ValidationError({"kind": _("Unknown value: %(value)s") % {"value": kind}})
     title = _clean_text(title, "title", _("Please give the meeting a title."))
@@ -207,18 +267,29 @@ def convene_meeting(user, *, place: Place, kind: str, title: str, starts_at, loc
     if not (location or "").strip() and not (online_url or "").strip():
         raise ValidationError({"location": _("Give a location or an online link.")})
     for topic in agenda:
-        if not is_under(topic.place, place):
+        if not on_one_line(topic.place, place):
             raise ValidationError({"agenda": _("Topic “%(title)s” belongs to another place.") % {"title": topic.title}})
-        if topic.status in (Topic.Status.MERGED, Topic.Status.DECLINED):
+        if topic.status in CLOSED_TOPIC:
             raise ValidationError({"agenda": _("Topic “%(title)s” is closed.") % {"title": topic.title}})
-    meeting = Meeting.objects.create(place=place, kind=kind, title=title[:100], starts_at=starts_at,
-                                     location=(location or "").strip(), online_url=(online_url or "").strip(),
-                                     invitee_note=invitee_note, convened_by=user)
-    meeting.agenda.set(agenda)
-    meeting.invitees.set(invitees)
+    return {"kind": kind, "title": title[:100], "starts_at": starts_at, "location": (location or "").strip(),
+            "online_url": (online_url or "").strip()}
+
+
+def _take_up(agenda):
     for topic in agenda:
         if topic.status == Topic.Status.OPEN:  # staff may take up a topic before it reaches the threshold
             Topic.objects.filter(pk=topic.pk).update(status=Topic.Status.ON_AGENDA, on_agenda_at=timezone.now())
+
+
+@transaction.atomic
+def convene_meeting(user, *, place: Place, kind: str, title: str, starts_at, location="", online_url="",
+                    agenda=(), invitees=(), invitee_note="") -> Meeting:
+    require(user, "deliberation.manage", place)
+    fields = _meeting_fields(place, kind, title, starts_at, location, online_url, agenda)
+    meeting = Meeting.objects.create(place=place, invitee_note=invitee_note, convened_by=user, **fields)
+    meeting.agenda.set(agenda)
+    meeting.invitees.set(invitees)
+    _take_up(agenda)
     if invitees:
         notify(invitees, _("You are invited to %(title)s.") % {"title": meeting.title},
                f"/deliberation/meetings/{meeting.pk}/")
@@ -226,8 +297,87 @@ def convene_meeting(user, *, place: Place, kind: str, title: str, starts_at, loc
 
 
 @transaction.atomic
-def check_in(user, meeting: Meeting, *, name: str = "") -> Attendance:
-    """Self check-in (no name) by a resident or invitee; staff record someone else by name."""
+def update_meeting(user, meeting: Meeting, *, kind: str, title: str, starts_at, location="", online_url="",
+                   agenda=()) -> Meeting:
+    """Change time, place or agenda; the invitees are told."""
+    require(user, "deliberation.manage", meeting)
+    meeting = Meeting.objects.select_for_update().get(pk=meeting.pk)
+    if meeting.minutes:
+        raise ValidationError(_("The meeting has minutes; it can no longer be changed."))
+    fields = _meeting_fields(meeting.place, kind, title, starts_at, location, online_url, agenda)
+    for name, value in fields.items():
+        setattr(meeting, name, value)
+    meeting.save(update_fields=list(fields))
+    meeting.agenda.set(agenda)
+    _take_up(agenda)
+    notify(meeting.invitees.all(), _("%(title)s has changed: please check the time and place.")
+           % {"title": meeting.title}, f"/deliberation/meetings/{meeting.pk}/")
+    return meeting
+
+
+# Who a meeting can invite by rule: the label and how to find the logins under a place.
+INVITE_RULES = {
+    "representatives": gettext_lazy("All representatives and building heads"),
+    "households": gettext_lazy("All households (their resident logins)"),
+    "owners": gettext_lazy("All owner households (their resident logins)"),
+    "staff": gettext_lazy("Community staff over the place"),
+}
+
+
+def invitees_by_rule(rule: str, place: Place):
+    """The logins a rule names under a place (e.g. all representatives of the community, all households of
+    building 3). Households without a login are reached on paper, not here."""
+    under = {"place__path__startswith": place.path}
+    if rule == "representatives":
+        ids = RoleAssignment.objects.filter(active=True, role__in=[Role.REPRESENTATIVE, Role.BUILDING_HEAD], **under
+                                            ).values("user_id")
+        return User.objects.filter(pk__in=ids, is_active=True)
+    if rule in ("households", "owners"):
+        households = households_under(place)
+        if rule == "owners":
+            households = households.filter(tenure=Household.Tenure.OWNER)
+        return User.objects.filter(person__household__in=households, is_active=True)
+    if rule == "staff":
+        return User.objects.filter(pk__in=[u.pk for u in staff_over(place)], is_active=True)
+    raise ValidationError({"rule": _("Unknown value: %(value)s") % {"value": rule}})
+
+
+@transaction.atomic
+def invite_by_rule(user, meeting: Meeting, *, rule: str, place: Place) -> int:
+    """Add everyone a rule names under `place` (at or under the meeting's place) and send them the notice.
+    Returns how many were newly invited."""
+    require(user, "deliberation.manage", meeting)
+    if place is None or not is_under(place, meeting.place):
+        raise ValidationError({"place": _("Choose a place at or under %(place)s.") % {"place": meeting.place}})
+    meeting = Meeting.objects.select_for_update().get(pk=meeting.pk)
+    already = set(meeting.invitees.values_list("pk", flat=True))
+    new = [u for u in invitees_by_rule(rule, place) if u.pk not in already]
+    if not new:
+        raise ValidationError(_("Nobody new to invite under this rule."))
+    meeting.invitees.add(*new)
+    note = f"{INVITE_RULES[rule]} · {place.name}"
+    meeting.invitee_note = "；".join(filter(None, [meeting.invitee_note, note]))[:300]
+    meeting.save(update_fields=["invitee_note"])
+    notify(new, _("You are invited to %(title)s.") % {"title": meeting.title}, f"/deliberation/meetings/{meeting.pk}/")
+    return len(new)
+
+
+@transaction.atomic
+def attach_document(user, meeting: Meeting, *, title: str, file) -> MeetingDocument:
+    require(user, "deliberation.manage", meeting)
+    title = _clean_text(title, "title", _("Give the document a title."))
+    if not file:
+        raise ValidationError({"file": _("Choose a file.")})
+    return MeetingDocument.objects.create(meeting=meeting, title=title[:100], file=clean_scan(file, "file"),
+                                          uploaded_by=user)
+
+
+@transaction.atomic
+def check_in(user, meeting: Meeting, *, name: str = "", code: str | None = None) -> Attendance:
+    """Self check-in (no name) by a resident or invitee, from the page or by scanning the venue's QR code (`code`);
+    staff record someone else by name."""
+    if code is not None and not secrets.compare_digest(code, meeting.checkin_code):
+        raise ValidationError(_("This check-in code is not valid for this meeting."))
     if name:
         require(user, "deliberation.manage", meeting)
         name = name.strip()
@@ -296,7 +446,7 @@ def open_vote(user, *, place: Place, title: str, rules, topic: Topic | None = No
             raise ValidationError({"rules": _("“Silent majority follows” may only be used where the adopted "
                                               "convention of this place provides for it.")})
     for obj in (topic, meeting):
-        if obj is not None and not is_under(obj.place, place):
+        if obj is not None and not on_one_line(obj.place, place):
             raise ValidationError(_("“%(title)s” belongs to another place.") % {"title": obj.title})
     if convention_version is not None:
         convention_version = ConventionVersion.objects.select_for_update().get(pk=convention_version.pk)
@@ -321,17 +471,25 @@ def open_vote(user, *, place: Place, title: str, rules, topic: Topic | None = No
 
 @transaction.atomic
 def cast_ballot(user, vote: Vote, option: str, *, channel=Ballot.Channel.ONLINE, household: Household | None = None,
-                person: Person | None = None, proxy_name="") -> Ballot:
+                person: Person | None = None, proxy_name="", authorisation=None) -> Ballot:
     """One ballot per voter unit across all channels. Online: the user votes for their own household (or self);
-    paper and proxy ballots are entered by staff naming the household or person."""
+    paper and proxy ballots are entered by staff naming the household or person; a proxy ballot needs the proxy's
+    name and the scanned written authorisation (委托书)."""
     if channel == Ballot.Channel.ONLINE:
         require(user, "deliberation.vote", vote)
         me = _person_of(user)
         household, person = me.household, me
+        authorisation = None
     elif channel in (Ballot.Channel.PAPER, Ballot.Channel.PROXY):
         require(user, "deliberation.manage", vote)
-        if channel == Ballot.Channel.PROXY and not (proxy_name or "").strip():
-            raise ValidationError({"proxy_name": _("Name the proxy who voted.")})
+        if channel == Ballot.Channel.PROXY:
+            if not (proxy_name or "").strip():
+                raise ValidationError({"proxy_name": _("Name the proxy who voted.")})
+            if not authorisation:
+                raise ValidationError({"authorisation": _("Attach the signed written authorisation of the proxy.")})
+            authorisation = clean_scan(authorisation, "authorisation")
+        else:
+            authorisation = None
         if person is not None:
             household = person.household
     else:
@@ -362,11 +520,39 @@ def cast_ballot(user, vote: Vote, option: str, *, channel=Ballot.Channel.ONLINE,
             ballot = Ballot.objects.create(vote=vote, voter_key=key, household=household,
                                            person=person if rules.voter_unit == counting.PERSON else None,
                                            channel=channel, proxy_name=(proxy_name or "").strip()[:50],
-                                           cast_by=user, choice="" if vote.secret else option)
+                                           authorisation=authorisation or "", cast_by=user,
+                                           choice="" if vote.secret else option)
             Choice.objects.create(vote=vote, option=option, area=Decimal(vote.electorate[key]))
     except IntegrityError:
         raise ValidationError(duplicate) from None
     return ballot
+
+
+def not_voted(user, vote: Vote) -> list:
+    """Staff only: the households (or persons) of the frozen electorate who have no ballot yet, to visit them.
+    Who voted is public to staff even in a secret ballot; how they voted is not stored."""
+    require(user, "deliberation.manage", vote)
+    missing = set(vote.electorate) - set(vote.ballots.values_list("voter_key", flat=True))
+    ids = {kind: [int(k[2:]) for k in missing if k.startswith(kind + ":")] for kind in ("h", "p")}
+    if vote.vote_rules.voter_unit == counting.PERSON:
+        return list(Person.objects.filter(pk__in=ids["p"]).select_related("household__place")
+                    .order_by("household__place__path", "household__door_no", "pk"))
+    return list(Household.objects.filter(pk__in=ids["h"]).select_related("place").prefetch_related("members")
+                .order_by("place__path", "door_no"))
+
+
+def my_votes(user) -> list[tuple[Vote, bool]]:
+    """The votes the user's household (or the user) is in the electorate of, newest first, with whether that
+    voter unit has voted."""
+    person = getattr(user, "person", None)
+    home = home_place(user)
+    if home is None:
+        return []
+    keys = {voter_key(person=person), voter_key(household=person.household)}
+    votes = Vote.objects.filter(place_id__in=ancestor_ids(home)).select_related("place")
+    mine = [v for v in votes if keys & set(v.electorate)]
+    voted = set(Ballot.objects.filter(vote__in=mine, voter_key__in=keys).values_list("vote_id", flat=True))
+    return [(v, v.pk in voted) for v in mine]
 
 
 def recount(vote: Vote) -> counting.Result:
@@ -433,10 +619,25 @@ def report_progress(user, resolution: Resolution, *, text: str, task: Task | Non
     if task is not None:
         if task.resolution_id != resolution.pk:
             raise ValidationError(_("That task belongs to another resolution."))
-        if done and task.done_at is None:
+        task = Task.objects.select_for_update().get(pk=task.pk)
+        just_done = done and task.done_at is None
+        if just_done:
             task.done_at = timezone.now()
             task.save(update_fields=["done_at"])
-    return Progress.objects.create(resolution=resolution, task=task, text=text, by=user)
+    elif done:
+        raise ValidationError({"task": _("Choose the task that is done.")})
+    progress = Progress.objects.create(resolution=resolution, task=task, text=text, by=user)
+    if task is not None and just_done and resolution_done(resolution):  # the last task, once
+        affected = invitees_by_rule("households", resolution.place)
+        notify(affected, _("“%(title)s” has been carried out: please rate the result.") % {"title": resolution.title},
+               f"/deliberation/resolutions/{resolution.pk}/")
+    return progress
+
+
+def resolution_done(resolution: Resolution) -> bool:
+    """Carried out (民办 done): it has tasks and every one is done."""
+    tasks = list(resolution.tasks.values_list("done_at", flat=True))
+    return bool(tasks) and all(tasks)
 
 
 @transaction.atomic
@@ -448,6 +649,8 @@ def rate(user, resolution: Resolution, *, score: int, comment: str = "") -> Rati
         score = 0
     if not 1 <= score <= 5:
         raise ValidationError({"score": _("Choose a score from 1 to 5.")})
+    if not resolution_done(resolution):
+        raise ValidationError(_("The resolution can be rated once its tasks are done."))
     if Rating.objects.filter(resolution=resolution, user=user).exists():
         raise ValidationError(_("You have already rated this resolution."))
     try:
@@ -470,16 +673,25 @@ def create_convention(user, *, place: Place, kind: str, title: str) -> Conventio
 
 @transaction.atomic
 def draft_version(user, convention: Convention, *, text: str, silent_majority=False,
-                  motion_percent=DEFAULT_MOTION_PERCENT) -> ConventionVersion:
+                  motion_percent=DEFAULT_MOTION_PERCENT, motion_clause="", silent_majority_clause=""
+                  ) -> ConventionVersion:
     require(user, "deliberation.manage", convention)
     text = _clean_text(text, "text", _("The convention text is empty."))
-    motion_percent = Decimal(str(motion_percent))
+    try:
+        motion_percent = Decimal(str(motion_percent))
+    except ArithmeticError:
+        motion_percent = Decimal("-1")
     if not Decimal("0") < motion_percent <= Decimal("100"):
         raise ValidationError({"motion_percent": _("The motion threshold must be between 0 and 100 percent.")})
+    if silent_majority and not (silent_majority_clause or "").strip():
+        raise ValidationError({"silent_majority_clause": _("Name the clause that provides for the silent majority "
+                                                           "rule, e.g. 第八条.")})
     convention = Convention.objects.select_for_update().get(pk=convention.pk)
     number = (convention.versions.order_by("-number").values_list("number", flat=True).first() or 0) + 1
     return ConventionVersion.objects.create(convention=convention, number=number, text=text,
                                             silent_majority=silent_majority, motion_percent=motion_percent,
+                                            motion_clause=(motion_clause or "").strip()[:30],
+                                            silent_majority_clause=(silent_majority_clause or "").strip()[:30],
                                             created_by=user)
 
 

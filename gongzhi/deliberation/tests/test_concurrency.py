@@ -47,3 +47,39 @@ def test_parallel_double_vote_counts_once():
     assert Ballot.objects.filter(vote=vote).count() == 1 and Choice.objects.filter(vote=vote).count() == 1
     vote = services.close_vote(world.secretary, vote)
     assert vote.result["voted_heads"] == 1
+
+
+def test_parallel_cosigns_cross_the_threshold_once():
+    """Households co-signing at the same moment: every signature counts, the topic goes onto the agenda once and
+    each follower is told once."""
+    from gongzhi.deliberation.models import CoSignature, Notice, Topic
+
+    from .factories import add_households
+
+    world = build_world()
+    users = add_households(world, 38)  # 40 households → threshold 2
+    topic = services.raise_topic(world.resident, place=world.community, title="加装电梯", body="b")
+    n = 6
+    barrier = threading.Barrier(n)
+    outcomes = []
+
+    def attempt(user):
+        try:
+            barrier.wait()
+            services.cosign(user, topic)
+            outcomes.append("ok")
+        except ValidationError as exc:
+            outcomes.append(exc.messages[0])
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=attempt, args=(u,)) for u in users[:n]]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    topic.refresh_from_db()
+    signed = CoSignature.objects.filter(topic=topic).count()
+    assert topic.status == Topic.Status.ON_AGENDA and signed == outcomes.count("ok") == 2
+    assert all("不再征集" in o for o in outcomes if o != "ok")  # those after the threshold are told why
+    assert Notice.objects.filter(recipient=world.resident, text__contains="必须列入议程").count() == 1

@@ -178,3 +178,83 @@ class TestRules:
             tally(VoteRules(), households(2), ["h:0", "h:0"], [(YES, 100), (YES, 100)])
         with pytest.raises(RulesError):
             tally(VoteRules(), households(2), ["h:0"], [("maybe", 100)])
+
+
+class TestMoreEdgeCases:
+    """Edges the issue names: exact thresholds, ties, zero turnout, silent majority on and off, in each rule."""
+
+    def test_area_quorum_exactly_met_and_just_missed(self):
+        electorate = {"h:0": Decimal("60.25"), "h:1": Decimal("39.75"), "h:2": Decimal("100")}
+        rules = VoteRules(weighting="area", quorum="1/2")
+        assert run(rules, electorate, {"h:0": YES, "h:1": NO}).quorum_met          # exactly 100 of 200 m²
+        r = run(rules, electorate, {"h:0": YES})
+        assert r.participation_share == Fraction(241, 800) and not r.quorum_met
+
+    def test_area_weighting_decides_against_headcount(self):
+        electorate = {"h:0": Decimal("150"), "h:1": Decimal("40"), "h:2": Decimal("40")}
+        ballots = {"h:0": NO, "h:1": YES, "h:2": YES}
+        assert run(VoteRules(), electorate, ballots).passed                        # 2 of 3 heads
+        r = run(VoteRules(weighting="area"), electorate, ballots)
+        assert not r.passed and r.approval_share == Fraction(80, 230)              # 80 of 230 m²
+
+    def test_area_tie_fails_a_simple_majority(self):
+        electorate = {"h:0": Decimal("100"), "h:1": Decimal("60"), "h:2": Decimal("40")}
+        r = run(VoteRules(weighting="area"), electorate, {"h:0": YES, "h:1": NO, "h:2": NO})
+        assert r.approval_share == Fraction(1, 2) and not r.passed
+
+    def test_assembly_exactly_half_of_area_is_not_more_than_half(self):
+        rules = VoteRules(voter_unit="owner", owners_assembly=True)
+        electorate = {"h:0": Decimal("100"), "h:1": Decimal("50"), "h:2": Decimal("50")}
+        r = run(rules, electorate, {"h:0": NO, "h:1": YES, "h:2": YES})
+        assert r.quorum_met and r.approval_share == Fraction(1, 2) and r.approval_heads_share == Fraction(2, 3)
+        assert not r.passed
+
+    def test_assembly_just_below_two_thirds_participation(self):
+        rules = VoteRules(voter_unit="owner", owners_assembly=True)
+        r = run(rules, households(100), {f"h:{i}": YES for i in range(66)})
+        assert r.participation_heads_share == Fraction(66, 100) and not r.quorum_met and not r.passed
+        r = run(rules, households(99), {f"h:{i}": YES for i in range(66)})
+        assert r.participation_heads_share == Fraction(2, 3) and r.passed
+
+    def test_assembly_zero_turnout(self):
+        r = run(VoteRules(voter_unit="owner", owners_assembly=True), households(5), {})
+        assert not r.quorum_met and not r.passed and r.approval_share == 0 and r.participation_share == 0
+
+    def test_zero_turnout_with_no_quorum_still_fails(self):
+        r = run(VoteRules(quorum=0), households(3), {})
+        assert not r.passed and "quorum not met" in r.reasons
+
+    def test_all_abstain(self):
+        r = run(VoteRules(), households(4), votes(abstain=3))
+        assert r.quorum_met and not r.passed and r.approval_share == 0
+
+    def test_electorate_denominator_exactly_half_fails_and_silent_majority_lifts_it(self):
+        assert not run(VoteRules(denominator="electorate"), households(8), votes(yes=4, no=1)).passed
+        r = run(VoteRules(denominator="electorate", silent_majority=True), households(8), votes(yes=4, no=1))
+        assert r.counted.heads[YES] == 7 and r.silent_heads == 3 and r.passed
+
+    def test_silent_majority_follows_the_abstention_when_it_leads(self):
+        r = run(VoteRules(silent_majority=True), households(10), votes(yes=1, no=1, abstain=2))
+        assert r.silent_added_to == ABSTAIN and r.counted.heads[ABSTAIN] == 8 and not r.passed
+
+    def test_silent_majority_three_way_tie_adds_nobody(self):
+        r = run(VoteRules(silent_majority=True, quorum="1/2"), households(9), votes(yes=1, no=1, abstain=1))
+        assert r.silent_added_to is None and not r.quorum_met and r.counted.heads == r.raw.heads
+
+    def test_silent_majority_by_area_follows_the_area_leader(self):
+        electorate = {"h:0": Decimal("150"), "h:1": Decimal("40"), "h:2": Decimal("40"), "h:3": Decimal("70")}
+        r = run(VoteRules(weighting="area", silent_majority=True), electorate, {"h:0": NO, "h:1": YES, "h:2": YES})
+        assert r.silent_added_to == NO and r.counted.areas[NO] == Fraction(220) and not r.passed
+
+    def test_silent_majority_off_and_on_same_ballots(self):
+        ballots = votes(yes=3, no=2)
+        off = run(VoteRules(quorum="2/3"), households(9), ballots)
+        on = run(VoteRules(quorum="2/3", silent_majority=True), households(9), ballots)
+        assert not off.quorum_met and not off.passed
+        assert on.quorum_met and on.passed and on.raw.heads == off.raw.heads and on.counted.heads[YES] == 7
+
+    def test_multiple_choice_options(self):
+        rules = VoteRules(options=("a", "b", "c"), approve_option="b")
+        electorate = households(5)
+        r = tally(rules, electorate, ["h:0", "h:1", "h:2"], [("b", 100), ("b", 100), ("a", 100)])
+        assert r.passed and r.approval_share == Fraction(2, 3)

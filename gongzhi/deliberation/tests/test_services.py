@@ -7,12 +7,13 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
+from gongzhi.core.testing import image_upload
 from gongzhi.deliberation import services
 from gongzhi.deliberation.counting import VoteRules
 from gongzhi.deliberation.models import (Ballot, Choice, ConventionVersion, CoSignature, Notice, Topic, Vote)
 from gongzhi.registry.models import Household
 
-from .factories import add_households
+from .factories import add_households, passed_resolution
 
 pytestmark = pytest.mark.django_db
 
@@ -24,7 +25,8 @@ def scan():
 def adopt(world, place, *, silent=False, percent="5"):
     convention = services.create_convention(world.secretary, place=place, kind="management", title="管理规约")
     version = services.draft_version(world.secretary, convention, text="第一条……", silent_majority=silent,
-                                     motion_percent=percent)
+                                     motion_percent=percent, motion_clause="第七条",
+                                     silent_majority_clause="第八条" if silent else "")
     services.legal_review(world.subdistrict_officer, version, opinion="符合法律法规。")
     vote = services.open_vote(world.secretary, place=place, title="表决管理规约", rules={"voter_unit": "household"},
                               convention_version=version)
@@ -143,13 +145,23 @@ class TestVotes:
         with pytest.raises(ValidationError, match="该户已经投票"):
             services.cast_ballot(world.resident, vote, "no")
         services.cast_ballot(world.secretary, vote, "no", channel="proxy", household=world.household_b,
-                             proxy_name="李四之子")
+                             proxy_name="李四之子", authorisation=image_upload("委托书.jpg"))
+        assert Ballot.objects.get(vote=vote, channel="proxy").authorisation.name.endswith(".jpg")
         assert Ballot.objects.filter(vote=vote).count() == 2 and Choice.objects.filter(vote=vote).count() == 2
 
-    def test_proxy_needs_name_and_paper_needs_staff(self, world):
+    def test_proxy_needs_name_and_written_authorisation_and_paper_needs_staff(self, world):
         vote = self.open(world)
-        with pytest.raises(ValidationError):
-            services.cast_ballot(world.secretary, vote, "yes", channel="proxy", household=world.household_b)
+        with pytest.raises(ValidationError, match="代投人姓名"):
+            services.cast_ballot(world.secretary, vote, "yes", channel="proxy", household=world.household_b,
+                                 authorisation=image_upload())
+        with pytest.raises(ValidationError, match="委托书"):
+            services.cast_ballot(world.secretary, vote, "yes", channel="proxy", household=world.household_b,
+                                 proxy_name="李四之子")
+        not_a_scan = SimpleUploadedFile("auth.jpg", b"not an image", content_type="image/jpeg")
+        with pytest.raises(ValidationError, match="PDF"):
+            services.cast_ballot(world.secretary, vote, "yes", channel="proxy", household=world.household_b,
+                                 proxy_name="李四之子", authorisation=not_a_scan)
+        assert not Ballot.objects.filter(vote=vote).exists()
         with pytest.raises(PermissionDenied):
             services.cast_ballot(world.resident, vote, "yes", channel="paper", household=world.household_b)
 
@@ -229,6 +241,8 @@ class TestResolutions:
                                                 text="通过", vote=vote)
         task = services.add_task(world.secretary, resolution, title="招标", owner_name="物业",
                                  due=date.today() + timedelta(days=30))
+        with pytest.raises(ValidationError, match="完成后"):
+            services.rate(world.resident, resolution, score=5)
         services.report_progress(world.secretary, resolution, text="已招标", task=task, done=True)
         task.refresh_from_db()
         assert task.done_at
@@ -237,3 +251,162 @@ class TestResolutions:
             services.rate(world.resident, resolution, score=4)
         with pytest.raises(ValidationError):
             services.rate(world.resident, resolution, score=9)
+
+
+class TestTopicFollowThrough:
+    def test_cosigners_are_told_when_the_topic_reaches_the_agenda(self, world):
+        users = add_households(world, 38)  # threshold 2
+        topic = services.raise_topic(world.resident, place=world.community, title="加装电梯", body="b")
+        services.cosign(users[0], topic)
+        services.cosign(users[1], topic)
+        for u in (world.resident, users[0], users[1]):
+            assert Notice.objects.filter(recipient=u, text__contains="必须列入议程").exists()
+
+    def test_comment_thread(self, world):
+        topic = services.raise_topic(world.resident, place=world.community, title="t", body="b")
+        services.comment(world.resident, topic, text="赞成")
+        services.comment(world.community_worker, topic, text="周五开会讨论")
+        assert [c.text for c in topic.comments.all()] == ["赞成", "周五开会讨论"]
+        with pytest.raises(ValidationError, match="不能为空"):
+            services.comment(world.resident, topic, text="  ")
+        with pytest.raises(PermissionDenied):
+            services.comment(world.other_worker, topic, text="x")
+
+    def test_merge_publishes_note_and_tells_followers(self, world):
+        users = add_households(world, 38)
+        dup = services.raise_topic(users[0], place=world.community, title="装电梯", body="b")
+        keep = services.raise_topic(world.resident, place=world.community, title="加装电梯", body="b")
+        services.merge_topic(world.community_worker, dup, keep, reason="与“加装电梯”重复")
+        dup.refresh_from_db()
+        assert dup.status == Topic.Status.MERGED and dup.merged_into == keep and dup.decline_reason
+        assert Notice.objects.filter(recipient=users[0], text__contains="已合并到").exists()
+        with pytest.raises(ValidationError, match="已经结束"):
+            services.comment(world.resident, dup, text="x")
+        with pytest.raises(ValidationError):
+            services.merge_topic(world.community_worker, keep, keep)
+        with pytest.raises(PermissionDenied):
+            services.merge_topic(world.resident, keep, dup)
+
+    def test_decline_needs_reason_and_not_on_agenda(self, world):
+        topic = services.raise_topic(world.resident, place=world.building_a, title="t", body="b")
+        with pytest.raises(ValidationError, match="理由"):
+            services.decline_topic(world.community_worker, topic, reason="")
+        services.decline_topic(world.community_worker, topic, reason="属于物业职责，已转物业")
+        assert Notice.objects.filter(recipient=world.resident, text__contains="已转物业").exists()
+        on_agenda = services.raise_topic(world.resident, place=world.building_a, title="t2", body="b")
+        services.cosign(world.resident, on_agenda)  # 1 household under 1栋 → threshold 1
+        with pytest.raises(ValidationError, match="必须"):
+            services.decline_topic(world.community_worker, on_agenda, reason="x")
+
+
+class TestMeetingFollowThrough:
+    def meeting(self, world, **kw):
+        return services.convene_meeting(world.community_worker, place=world.community, kind="representatives",
+                                        title="居民代表会议", starts_at=timezone.now(), location="社区活动室", **kw)
+
+    def test_invite_by_rule(self, world):
+        from gongzhi.accounts.roles import Role
+        from gongzhi.core.testing import make_user
+        head = make_user("head2", Role.BUILDING_HEAD, world.building_b)
+        rep = make_user("rep1", Role.REPRESENTATIVE, world.grid_a)
+        residents_b = add_households(world, 2, place=world.unit_b)
+        meeting = self.meeting(world)
+        assert services.invite_by_rule(world.community_worker, meeting, rule="representatives",
+                                       place=world.community) == 2
+        assert set(meeting.invitees.all()) == {head, rep}
+        assert services.invite_by_rule(world.community_worker, meeting, rule="households", place=world.building_b) == 2
+        assert set(meeting.invitees.all()) == {head, rep, *residents_b}
+        assert Notice.objects.filter(recipient=residents_b[0], text__contains="居民代表会议").exists()
+        with pytest.raises(ValidationError, match="没有新的"):
+            services.invite_by_rule(world.community_worker, meeting, rule="households", place=world.building_b)
+        with pytest.raises(ValidationError):
+            services.invite_by_rule(world.community_worker, meeting, rule="households", place=world.other_community)
+        with pytest.raises(ValidationError):
+            services.invite_by_rule(world.community_worker, meeting, rule="everyone", place=world.community)
+        meeting.refresh_from_db()
+        assert meeting.invitee_note == "全体居民代表和楼栋长 · 滨湖社区；全体住户（已注册账号的居民） · 2栋"
+
+    def test_edit_tells_invitees_and_stops_after_minutes(self, world):
+        meeting = self.meeting(world, invitees=[world.resident])
+        later = timezone.now() + timedelta(days=2)
+        services.update_meeting(world.community_worker, meeting, kind="representatives", title="居民代表会议（改期）",
+                                starts_at=later, location="社区二楼")
+        meeting.refresh_from_db()
+        assert meeting.starts_at == later and meeting.location == "社区二楼"
+        assert Notice.objects.filter(recipient=world.resident, text__contains="有变更").exists()
+        services.record_minutes(world.community_worker, meeting, minutes="议定……")
+        with pytest.raises(ValidationError, match="纪要"):
+            services.update_meeting(world.community_worker, meeting, kind="representatives", title="x",
+                                    starts_at=later, location="y")
+
+    def test_qr_check_in_needs_the_meetings_code(self, world):
+        meeting = self.meeting(world)
+        other = self.meeting(world)
+        with pytest.raises(ValidationError, match="签到码"):
+            services.check_in(world.resident, meeting, code=other.checkin_code)
+        services.check_in(world.resident, meeting, code=meeting.checkin_code)
+        assert meeting.attendance.get().method == "self"
+
+    def test_documents_are_pdf_or_clean_photos(self, world):
+        meeting = self.meeting(world)
+        doc = services.attach_document(world.community_worker, meeting, title="加装电梯方案", file=scan())
+        assert doc.file.name.endswith(".pdf")
+        photo = services.attach_document(world.community_worker, meeting, title="现场照片",
+                                         file=image_upload(exif_gps=True))
+        assert photo.file.name.endswith(".jpg")
+        with pytest.raises(ValidationError, match="PDF"):
+            services.attach_document(world.community_worker, meeting, title="x",
+                                     file=SimpleUploadedFile("x.exe", b"MZ\x90\x00", content_type="application/pdf"))
+        with pytest.raises(PermissionDenied):
+            services.attach_document(world.resident, meeting, title="x", file=scan())
+
+
+class TestVoteFollowThrough:
+    def test_not_voted_and_my_votes(self, world):
+        add_households(world, 2)
+        vote = services.open_vote(world.secretary, place=world.community, title="t", rules={}, secret=True)
+        services.cast_ballot(world.resident, vote, "yes")
+        missing = services.not_voted(world.secretary, vote)
+        assert world.household_b in missing and world.household_a not in missing and len(missing) == 3
+        with pytest.raises(PermissionDenied):
+            services.not_voted(world.resident, vote)
+        assert services.my_votes(world.resident) == [(vote, True)]
+        other = add_households(world, 1, start=900)[0]  # registered after the vote opened: not in its electorate
+        assert services.my_votes(other) == []
+
+    def test_rating_opens_when_tasks_are_done_and_residents_are_told(self, world):
+        resolution = passed_resolution(world, "修路")
+        with pytest.raises(ValidationError, match="完成后"):
+            services.rate(world.resident, resolution, score=4)  # no tasks yet
+        a = services.add_task(world.secretary, resolution, title="a", owner_name="物业", due=date.today(),
+                              owner=world.grid_worker_a)
+        b = services.add_task(world.secretary, resolution, title="b", owner_name="社区", due=date.today())
+        with pytest.raises(ValidationError, match="选择"):
+            services.report_progress(world.secretary, resolution, text="x", done=True)
+        services.report_progress(world.grid_worker_a, resolution, task=a, text="完成", done=True)  # task owner
+        with pytest.raises(PermissionDenied):
+            services.report_progress(world.grid_worker_a, resolution, task=b, text="x", done=True)
+        assert not Notice.objects.filter(text__contains="已办结").exists()
+        services.report_progress(world.secretary, resolution, task=b, text="完成", done=True)
+        assert Notice.objects.filter(recipient=world.resident, text__contains="已办结").exists()
+        services.rate(world.resident, resolution, score=4)
+
+    def test_silent_majority_clause_is_required(self, world):
+        convention = services.create_convention(world.secretary, place=world.community, kind="residents", title="公约")
+        with pytest.raises(ValidationError, match="条款"):
+            services.draft_version(world.secretary, convention, text="……", silent_majority=True)
+        with pytest.raises(ValidationError, match="0"):
+            services.draft_version(world.secretary, convention, text="……", motion_percent="abc")
+
+    def test_rejected_convention_vote(self, world):
+        convention = services.create_convention(world.secretary, place=world.community, kind="residents", title="公约")
+        version = services.draft_version(world.secretary, convention, text="……")
+        with pytest.raises(PermissionDenied):
+            services.legal_review(world.community_worker, version, opinion="ok")
+        services.legal_review(world.subdistrict_officer, version, opinion="符合法律法规。")
+        vote = services.open_vote(world.secretary, place=world.community, title="t", rules={},
+                                  convention_version=version)
+        services.cast_ballot(world.resident, vote, "no")
+        services.close_vote(world.secretary, vote)
+        version.refresh_from_db()
+        assert version.status == ConventionVersion.Status.REJECTED and services.adopted_version(world.community) is None
