@@ -80,3 +80,31 @@ class CounterForm(forms.Form):
     code = forms.CharField(label=_("Collection code"), max_length=12,
                            widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off",
                                                          "autofocus": True}))
+
+
+class AwardForm(forms.Form):
+    """Staff adjust an account: by a rule of the rulebook (its points), or a number of points with a reason."""
+    key = forms.CharField(widget=forms.HiddenInput)
+    rule = forms.ModelChoiceField(label=_("Rule"), queryset=PointsRule.objects.none(), required=False,
+                                  empty_label=_("— no rule: enter points and a reason —"))
+    amount = forms.IntegerField(label=_("Points"), required=False, min_value=1, max_value=100000)
+    reason = forms.CharField(label=_("Reason"), max_length=200, required=False)
+
+    def __init__(self, *args, rules=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["rule"].queryset = rules if rules is not None else PointsRule.objects.none()
+
+
+class PolicyForm(forms.Form):
+    household_includes_members = forms.BooleanField(label=_("A household's balance includes its members'"),
+                                                    required=False)
+    public_leaderboard = forms.BooleanField(label=_("Publish a leaderboard anyone may see"), required=False)
+
+
+class PeriodForm(forms.Form):
+    since = forms.DateField(label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    until = forms.DateField(label=_("Until (exclusive)"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+
+class VolunteerForm(forms.Form):
+    number = forms.CharField(label=_("Phone or ID number of the volunteer"), max_length=30)

@@ -5,6 +5,7 @@ import rules
 from gongzhi.accounts.roles import Role
 from gongzhi.accounts.scope import covered_by
 from gongzhi.accounts.scope import lives_under as lives_under_place
+from gongzhi.registry.models import Household
 from gongzhi.registry.rules import place_of
 
 from .models import Account, Activity, Claim, Item, PointsRule, Redemption
@@ -42,6 +43,11 @@ def holds_account(user, account):
     return account.household_id is not None and account.household_id == user.scope.household_id
 
 
+@rules.predicate
+def is_own_household(user, household):
+    return isinstance(household, Household) and household.pk == user.scope.household_id
+
+
 def may_award(user, rule, account) -> bool:
     """The rule names the role that may award it (held over the account's place); community staff always may."""
     return (isinstance(rule, PointsRule) and account.place.path.startswith(rule.place.path)
@@ -65,6 +71,7 @@ def holds_redemption(user, redemption):
 
 rules.add_perm("points.manage", is_manager_over)
 rules.add_perm("points.view_account", holds_account | is_viewer_over)
+rules.add_perm("points.view_household", is_own_household | is_viewer_over)
 rules.add_perm("points.spend", holds_account)
 rules.add_perm("points.award", is_manager_over)
 rules.add_perm("points.reverse_entry", is_manager_over)

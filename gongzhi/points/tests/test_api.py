@@ -1,7 +1,9 @@
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from gongzhi.core.testing import image_upload
 from gongzhi.points import services
+from gongzhi.points.models import Claim
 
 from .helpers import activity, funded_account, store_item
 
@@ -59,13 +61,21 @@ def test_rules_claims_and_report_over_api(world, api_client):
                       {"name": "门前三包", "points": 5, "award_role": "grid_worker"}).json()
     resident = api_client.as_user(world.resident)
     assert [r["name"] for r in resident.get(f"/api/points/places/{world.unit_a.pk}/rules").json()] == ["门前三包"]
-    claim = resident.post(f"/api/points/rules/{rule['id']}/claims", {"description": "打扫楼道", "evidence": SimpleUploadedFile("a.jpg", b"\xff\xd8", content_type="image/jpeg")})
+    fake = SimpleUploadedFile("a.jpg", b"\xff\xd8 not a photo", content_type="image/jpeg")
+    refused = resident.post(f"/api/points/rules/{rule['id']}/claims", {"description": "打扫楼道", "evidence": fake})
+    assert refused.status_code == 400 and "JPEG" in refused.json()["errors"]["evidence"][0]
+    assert not Claim.objects.exists()
+    claim = resident.post(f"/api/points/rules/{rule['id']}/claims", {"description": "打扫楼道",
+                                                                     "evidence": image_upload("a.jpg")})
     assert claim.status_code == 201, claim.content
     grid = api_client.as_user(world.grid_worker_a)  # the fixture holds one token at a time
     assert [c["id"] for c in grid.get(f"/api/points/places/{world.community.pk}/claims").json()] == [claim.json()["id"]]
     assert grid.post(f"/api/points/claims/{claim.json()['id']}/approve").json()["status"] == "approved"
     staff = api_client.as_user(world.community_worker)
     report = staff.get(f"/api/points/places/{world.community.pk}/report").json()
+    assert report["totals"]["earned"] == 5 and report["top"][0]["earned"] == 5
+    assert report["participation"]["active_persons"] == 1 and report["participation"]["persons"] == 2
+    report = report["rows"]
     assert report[0]["balance"] == 5
     assert staff.get(f"/api/points/places/{world.community.pk}/report.xlsx").content[:2] == b"PK"
     assert api_client.as_user(world.resident).get(f"/api/points/places/{world.community.pk}/report").status_code == 403
