@@ -874,7 +874,7 @@ def report_workbook(user, place: Place, since=None, until=None) -> bytes:
          accounts),
         (_("Top contributors"), [_("Rank"), _("Holder"), _("Place"), _("Earned")],
          [[n, r["holder"], r["place"], r["earned"]] for n, r in enumerate(data["top"], 1)]),
-        (_("Collected"), [_("Collected at"), _("Redemptions"), _("Quantity"), _("Points")],
+        (_("Handed over"), [_("Collected at"), _("Redemptions"), _("Quantity"), _("Points")],
          [[m["merchant"], m["redemptions"], m["quantity"], m["points"]] for m in data["merchants"]]),
     ])
     audit.record(AuditEvent.Action.EXPORT, user=user, obj=place, detail="points report")

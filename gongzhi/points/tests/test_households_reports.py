@@ -95,9 +95,10 @@ def test_report_counts_issued_spent_expired_top_participation_and_merchants(worl
     assert [r["holder"] for r in grid["rows"]] == ["李四"] and grid["participation"]["persons"] == 1
     tomorrow = services.day_start(timezone.localdate() + timedelta(days=1))
     assert services.report(world.community_worker, world.community, since=tomorrow)["totals"]["earned"] == 0
-    book = load_workbook(io.BytesIO(services.report_workbook(world.community_worker, world.community)))
-    assert book.sheetnames == ["Summary", "Accounts", "Top contributors", "Collected"]
-    assert ["Points issued", 110] in [list(r) for r in book["Summary"].iter_rows(values_only=True)]
+    with translation.override("zh-hans"):
+        book = load_workbook(io.BytesIO(services.report_workbook(world.community_worker, world.community)))
+    assert book.sheetnames == ["汇总", "账户", "积分贡献榜", "交付情况"]
+    assert ["发放积分", 110] in [list(r) for r in book["汇总"].iter_rows(values_only=True)]
     account.refresh_from_db()
     assert account.balance == 50 and services.audit_ledger() == []
 
