@@ -510,10 +510,15 @@ def sign_up(user, activity: Activity) -> Participation:
     return _join(activity, account)
 
 
+def _community_of(activity) -> Place:
+    """Volunteers come from the community or village the activity belongs to."""
+    return activity.place.ancestor_of_kind(COMMUNITY_KINDS) or activity.place
+
+
 def find_volunteer(user, activity: Activity, number: str) -> Person:
     """A registered person of the activity's community, found by their phone or ID number (exact match)."""
     require(user, "points.run_activity", activity)
-    community = activity.place.ancestor_of_kind(COMMUNITY_KINDS) or activity.place
+    community = _community_of(activity)
     digest = lookup_hash(normalise_phone(number or ""))
     person = (Person.objects.filter(Q(phone_hash=digest) | Q(id_number_hash=digest),
                                     household__place__path__startswith=community.path).first() if digest else None)
@@ -527,7 +532,7 @@ def add_volunteer(user, activity: Activity, person: Person) -> Participation:
     """The organiser puts a volunteer on the list who came without signing up (no phone, or on the day); this
     stays possible after the activity ended, until its hours are confirmed."""
     require(user, "points.run_activity", activity)
-    community = activity.place.ancestor_of_kind(COMMUNITY_KINDS) or activity.place
+    community = _community_of(activity)
     account = account_for_person(person)
     if not account.place.path.startswith(community.path):
         raise ValidationError(_("This person does not live in the community of the activity."))

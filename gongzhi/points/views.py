@@ -378,17 +378,11 @@ def account_detail(request, pk):
     award_form = AwardForm(request.POST if request.POST.get("action") == "award" else None,
                            initial={"key": services.new_key()}, rules=services.rules_for(account.place))
     reverse_form = ReverseForm(request.POST or None)
-    if request.method == "POST" and request.POST.get("action") == "award":
-        if award_form.is_valid():
-            data = award_form.cleaned_data
-            try:
-                services.award(request.user, account, rule=data["rule"], amount=data["amount"],
-                               reason=data["reason"], key=data["key"])
-            except ValidationError as exc:
-                show_errors(award_form, exc)
-            else:
-                messages.success(request, _("Saved."))
-                return redirect("points:account", account.pk)
+    if request.POST.get("action") == "award":
+        done = _handle(request, award_form, lambda **d: services.award(request.user, account, **d), _("Saved."),
+                       ("points:account", account.pk))
+        if done:
+            return done
     elif request.method == "POST":
         entry = get_object_or_404(Entry, pk=_pk(request.POST.get("entry")), account=account)
         try:
