@@ -8,6 +8,7 @@ from ninja import File, Form, Router, Schema
 from ninja.files import UploadedFile
 from ninja.pagination import paginate
 
+from gongzhi.accounts.models import User
 from gongzhi.core.http import xlsx_response
 from gongzhi.places.models import Place
 from gongzhi.registry.services import require
@@ -161,6 +162,7 @@ class ItemIn(Schema):
     stock: int = 0
     provider: str = Item.Provider.COUNTER
     merchant: str = ""
+    merchant_user_id: int | None = None
     active: bool = True
 
 
@@ -171,6 +173,7 @@ class ItemPatch(Schema):
     stock: int | None = None
     provider: str | None = None
     merchant: str | None = None
+    merchant_user_id: int | None = None
     active: bool | None = None
 
 
@@ -528,15 +531,23 @@ def store(request):
     return list(services.items_for(request.user))
 
 
+def _item_fields(fields: dict) -> dict:
+    """The merchant's login comes as an id; services take the user."""
+    if "merchant_user_id" in fields:
+        user_id = fields.pop("merchant_user_id")
+        fields["merchant_user"] = get_object_or_404(User, pk=user_id, is_active=True) if user_id else None
+    return fields
+
+
 @router.post("/places/{place_id}/items", response={201: ItemOut})
 def create_item(request, place_id: int, payload: ItemIn):
-    return 201, services.create_item(request.user, _place(request.user, place_id), **payload.dict())
+    return 201, services.create_item(request.user, _place(request.user, place_id), **_item_fields(payload.dict()))
 
 
 @router.patch("/items/{item_id}", response=ItemOut)
 def update_item(request, item_id: int, payload: ItemPatch):
     item = get_object_or_404(Item.objects.select_related("place"), pk=item_id)
-    return services.update_item(request.user, item, **payload.dict(exclude_unset=True))
+    return services.update_item(request.user, item, **_item_fields(payload.dict(exclude_unset=True)))
 
 
 @router.post("/items/{item_id}/redeem", response={201: RedemptionOut})
@@ -549,6 +560,13 @@ def redeem(request, item_id: int, payload: RedeemIn):
 @router.get("/me/redemptions", response=list[RedemptionOut])
 def my_redemptions(request):
     return list(services.my_account(request.user).redemptions.select_related("item"))
+
+
+@router.get("/counter/pending", response=list[RedemptionOut])
+@paginate
+def counter_pending(request):
+    """What this counter (or partner merchant) has waiting for collection."""
+    return services.counter_queue(request.user)
 
 
 @router.post("/counter/confirm", response=RedemptionOut)

@@ -3,6 +3,7 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from gongzhi.accounts.models import User
 from gongzhi.accounts.roles import Role
 
 from .models import Item, PointsRule
@@ -64,6 +65,10 @@ class ItemForm(forms.Form):
     stock = forms.IntegerField(label=_("Stock"), min_value=0)
     provider = forms.ChoiceField(label=_("Collected at"), choices=Item.Provider.choices)
     merchant = forms.CharField(label=_("Merchant"), max_length=100, required=False)
+    merchant_user = forms.ModelChoiceField(label=_("Merchant's login (user name)"), required=False,
+                                           queryset=User.objects.filter(is_active=True), to_field_name="username",
+                                           widget=forms.TextInput(attrs={"autocomplete": "off"}),
+                                           help_text=_("Optional: this login may hand the item over at the shop."))
     description = forms.CharField(label=_("Description"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
 
 

@@ -245,6 +245,10 @@ class Item(models.Model):
     stock = models.IntegerField(_("stock"), default=0)
     provider = models.CharField(_("collected at"), max_length=10, choices=Provider.choices, default=Provider.COUNTER)
     merchant = models.CharField(_("merchant"), max_length=100, blank=True)
+    merchant_user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                      related_name="points_merchant_items", verbose_name=_("merchant's login"),
+                                      help_text=_("This login may hand the item over at the shop against its "
+                                                  "collection code."))
     active = models.BooleanField(_("on sale"), default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

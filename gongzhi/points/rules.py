@@ -65,6 +65,13 @@ def is_activity_organiser(user, activity):
 
 
 @rules.predicate
+def is_item_merchant(user, redemption):
+    """A partner merchant hands over their own items at their shop."""
+    return (isinstance(redemption, Redemption) and user.pk is not None
+            and redemption.item.merchant_user_id == user.pk)
+
+
+@rules.predicate
 def holds_redemption(user, redemption):
     return isinstance(redemption, Redemption) and holds_account(user, redemption.account)
 
@@ -83,5 +90,5 @@ rules.add_perm("points.sign_up", lives_under)
 rules.add_perm("points.redeem", lives_under)
 rules.add_perm("points.view_redemption", holds_redemption | is_manager_over)
 rules.add_perm("points.cancel_redemption", holds_redemption | is_manager_over)
-rules.add_perm("points.counter", is_manager_over)
+rules.add_perm("points.counter", is_manager_over | is_item_merchant)
 rules.add_perm("points.report", is_viewer_over)

@@ -34,7 +34,7 @@ from .rules import VIEW_ROLES, may_award
 RULE_FIELDS = ("name", "points", "award_role", "evidence_required", "cap", "period", "convention",
                "convention_url", "expiry_days", "active")
 POLICY_FIELDS = ("household_includes_members", "public_leaderboard")
-ITEM_FIELDS = ("name", "description", "price", "stock", "provider", "merchant", "active")
+ITEM_FIELDS = ("name", "description", "price", "stock", "provider", "merchant", "merchant_user", "active")
 ACTIVITY_FIELDS = ("title", "description", "location", "starts_at", "ends_at", "capacity", "points_per_hour",
                    "points_per_activity")
 MAX_AMOUNT = 100000
@@ -664,6 +664,8 @@ def _clean_item(fields):
         errors["stock"] = _("Stock cannot be negative.")
     if fields.get("provider") == Item.Provider.MERCHANT and not (fields.get("merchant") or "").strip():
         errors["merchant"] = _("Name the partner merchant.")
+    if fields.get("merchant_user") and fields.get("provider") != Item.Provider.MERCHANT:
+        errors["merchant_user"] = _("Only a partner merchant's item is handed over by a merchant's login.")
     if errors:
         raise ValidationError(errors)
 
@@ -733,6 +735,16 @@ def redeem(user, item: Item, *, key: str, quantity: int = 1, account: Account | 
     Item.objects.filter(pk=item.pk).update(stock=F("stock") - quantity)
     return Redemption.objects.create(item=item, account=account, redeemed_by=user, quantity=quantity, points=points,
                                      code=_new_code(), spend_entry=entry)
+
+
+def counter_queue(user):
+    """Redemptions waiting for collection that this user's counter serves: the staff's area, or the items of a
+    partner merchant's login."""
+    pending = Redemption.objects.filter(status=Redemption.Status.PENDING).select_related("item__place", "account")
+    mine = pending.filter(item__merchant_user=user) if user.is_authenticated else pending.none()
+    if not (user.is_superuser or user.scope.paths(VIEW_ROLES) or Item.objects.filter(merchant_user=user).exists()):
+        raise PermissionDenied(_("You do not have permission to do this here."))
+    return (user.scope.filter(pending, VIEW_ROLES, path_field="item__place__path") | mine).order_by("-created_at")
 
 
 @transaction.atomic

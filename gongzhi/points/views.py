@@ -50,6 +50,7 @@ def home(request):
         "redemptions": account.redemptions.select_related("item").filter(status=Redemption.Status.PENDING)
         if account else [],
         "staff_places": request.user.scope.top_places(VIEW_ROLES),
+        "merchant": Item.objects.filter(merchant_user_id=request.user.pk).exists(),
     })
 
 
@@ -352,8 +353,7 @@ def items_page(request, place_pk):
 
 @login_required
 def counter(request):
-    if not request.user.scope.paths(VIEW_ROLES) and not request.user.is_superuser:
-        raise PermissionDenied
+    pending = services.counter_queue(request.user)
     form = CounterForm(request.POST or None)
     done = None
     if request.method == "POST" and form.is_valid():
@@ -365,9 +365,7 @@ def counter(request):
             messages.success(request, _("Handed over: %(item)s × %(n)d to %(who)s.")
                              % {"item": done.item.name, "n": done.quantity, "who": done.account})
             form = CounterForm()
-    pending = Redemption.objects.filter(status=Redemption.Status.PENDING).select_related("item__place", "account")
-    pending = request.user.scope.filter(pending, VIEW_ROLES, path_field="item__place__path")[:50]
-    return render(request, "points/counter.html", {"form": form, "done": done, "pending": pending})
+    return render(request, "points/counter.html", {"form": form, "done": done, "pending": pending[:50]})
 
 
 @login_required

@@ -136,3 +136,21 @@ def test_walk_in_volunteer_and_report_period_over_api(world, api_client):
     assert staff.get(f"{url}?since=2000-01-01").json()["totals"]["earned"] == 40
     assert staff.get(f"{url}?since=2999-01-01").json()["totals"]["earned"] == 0
     assert staff.get(f"{url}?since=nonsense").status_code == 422
+
+
+def test_partner_merchant_login_over_api(world, api_client):
+    from gongzhi.core.testing import make_user
+    shop = make_user("haircut_shop")
+    funded_account(world, 100)
+    staff = api_client.as_user(world.community_worker)
+    url = f"/api/points/places/{world.community.pk}/items"
+    refused = staff.post(url, {"name": "大米", "price": 10, "stock": 1, "merchant_user_id": shop.pk})
+    assert refused.status_code == 400 and "merchant_user" in refused.json()["errors"]
+    item = staff.post(url, {"name": "理发券", "price": 20, "stock": 3, "provider": "merchant", "merchant": "湖畔理发店",
+                            "merchant_user_id": shop.pk})
+    assert item.status_code == 201 and item.json()["merchant_user_id"] == shop.pk
+    code = api_client.as_user(world.resident).post(f"/api/points/items/{item.json()['id']}/redeem",
+                                                   {"key": "k"}).json()["code"]
+    merchant = api_client.as_user(shop)
+    assert [r["code"] for r in merchant.get("/api/points/counter/pending").json()["items"]] == [code]
+    assert merchant.post("/api/points/counter/confirm", {"code": code}).json()["status"] == "collected"

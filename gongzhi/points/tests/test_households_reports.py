@@ -185,6 +185,29 @@ def test_every_entry_has_its_kind_and_old_entries_are_classified(world):
     kinds = list(Entry.objects.order_by("id").values_list("kind", flat=True))
     assert kinds == ["award", "deduction", "spend", "refund", "reversal"]
     Entry.objects.update(kind="award")  # as the migration found them
-    migration = import_module("gongzhi.points.migrations.0002_policy_entry_kind_evidence_checked_by_content")
+    migration = import_module("gongzhi.points.migrations.0002_policy_entry_kind_merchant_login_evidence_by_content")
     migration.classify_entries(apps, None)
     assert list(Entry.objects.order_by("id").values_list("kind", flat=True)) == kinds
+
+
+def test_partner_merchant_hands_over_only_their_own_items(world, client):
+    from gongzhi.core.testing import make_user
+    shop = make_user("haircut_shop")
+    funded_account(world, 100)
+    with pytest.raises(ValidationError):
+        store_item(world, name="大米", merchant_user=shop)  # a counter item has no merchant login
+    haircut = store_item(world, name="理发券", price=20, provider="merchant", merchant="湖畔理发店", merchant_user=shop)
+    rice = store_item(world, name="大米", price=30)
+    mine = services.redeem(world.resident, haircut, key="h")
+    theirs = services.redeem(world.resident, rice, key="r")
+    assert list(services.counter_queue(shop)) == [mine]
+    assert set(services.counter_queue(world.community_worker)) == {mine, theirs}
+    with pytest.raises(PermissionDenied):
+        services.counter_queue(world.resident)
+    with pytest.raises(PermissionDenied):
+        services.confirm_redemption(shop, theirs.code)
+    assert services.confirm_redemption(shop, mine.code).handled_by == shop
+    client.force_login(shop)
+    assert client.get("/points/counter/").status_code == 200
+    client.force_login(world.resident)
+    assert client.get("/points/counter/").status_code == 403
