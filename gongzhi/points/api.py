@@ -8,9 +8,10 @@ from ninja import File, Form, Router, Schema
 from ninja.files import UploadedFile
 from ninja.pagination import paginate
 
-from gongzhi.accounts.models import User
+from gongzhi.accounts.models import ApiToken, User
 from gongzhi.core.http import xlsx_response
 from gongzhi.places.models import Place
+from gongzhi.registry.models import Household, Person
 from gongzhi.registry.services import require
 
 from . import services
@@ -350,7 +351,6 @@ def open_household_account(request, household_id: int):
 
 
 def _household(household_id):
-    from gongzhi.registry.models import Household
     return get_object_or_404(Household.objects.select_related("place"), pk=household_id)
 
 
@@ -473,7 +473,6 @@ def sign_up(request, activity_id: int):
 @router.post("/activities/{activity_id}/participants", response={201: ParticipationOut})
 def add_volunteer(request, activity_id: int, payload: VolunteerIn):
     """The organiser puts a registered resident on the list (came without signing up)."""
-    from gongzhi.registry.models import Person
     activity = get_object_or_404(Activity.objects.select_related("place"), pk=activity_id)
     require(request.user, "points.run_activity", activity)
     person = get_object_or_404(Person.objects.select_related("household__place"), pk=payload.person_id)
@@ -599,7 +598,6 @@ def report_xlsx(request, place_id: int, since: date | None = None, until: date |
 
 def _caller(request):
     """The token's user when one is sent (this endpoint is open to anyone), else the session's."""
-    from gongzhi.accounts.models import ApiToken
     header = request.headers.get("Authorization", "")
     user = ApiToken.user_for(header[7:]) if header.startswith("Bearer ") else None
     return user or request.user

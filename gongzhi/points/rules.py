@@ -8,7 +8,7 @@ from gongzhi.accounts.scope import lives_under as lives_under_place
 from gongzhi.registry.models import Household
 from gongzhi.registry.rules import place_of
 
-from .models import Account, Activity, Claim, Item, PointsRule, Redemption
+from .models import Account, Activity, Claim, PointsRule, Redemption
 
 # Community staff run the rulebook, the store, the counter and the report.
 MANAGE_ROLES = frozenset({Role.COMMUNITY_WORKER, Role.COMMUNITY_SECRETARY})

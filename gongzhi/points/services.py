@@ -10,8 +10,8 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
-from io import BytesIO
 from decimal import ROUND_HALF_UP, Decimal
+from io import BytesIO
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
@@ -260,7 +260,8 @@ def spend(user, account: Account, *, amount: int, reason: str, key: str, source=
     require(user, "points.spend", account)
     if amount is None or amount <= 0:
         raise ValidationError({"amount": _("Enter a positive number of points.")})
-    entry, _created = _post(account, -amount, kind=Entry.Kind.SPEND, reason=reason or _("Spent"), actor=user, key=key, source=source)
+    entry, _created = _post(account, -amount, kind=Entry.Kind.SPEND, reason=reason or _("Spent"), actor=user, key=key,
+                            source=source)
     return entry
 
 
@@ -278,7 +279,8 @@ def reverse_entry(user, entry: Entry, *, reason: str) -> Entry:
     previous = Entry.objects.filter(reverses=entry).first()
     if previous is not None:
         return previous
-    result, _created = _post(entry.account, -entry.amount, kind=Entry.Kind.REVERSAL, reason=_("Reversal: %(reason)s") % {"reason": reason.strip()},
+    result, _created = _post(entry.account, -entry.amount, kind=Entry.Kind.REVERSAL,
+                             reason=_("Reversal: %(reason)s") % {"reason": reason.strip()},
                              actor=user, key=f"reverse:{entry.pk}", reverses=entry, rule=entry.rule)
     audit.record(AuditEvent.Action.CHANGE, user=user, obj=entry, detail=f"points reversed: {reason}")
     return result
@@ -730,7 +732,8 @@ def redeem(user, item: Item, *, key: str, quantity: int = 1, account: Account | 
         raise ValidationError(_("Sorry, “%(item)s” is out of stock (%(stock)d left).")
                               % {"item": item.name, "stock": item.stock})
     points = item.price * quantity
-    entry, _created = _post(account, -points, kind=Entry.Kind.SPEND, reason=_("Store: %(item)s × %(n)d") % {"item": item.name, "n": quantity},
+    entry, _created = _post(account, -points, kind=Entry.Kind.SPEND,
+                            reason=_("Store: %(item)s × %(n)d") % {"item": item.name, "n": quantity},
                             actor=user, key=entry_key, source=item)
     Item.objects.filter(pk=item.pk).update(stock=F("stock") - quantity)
     return Redemption.objects.create(item=item, account=account, redeemed_by=user, quantity=quantity, points=points,
@@ -740,10 +743,11 @@ def redeem(user, item: Item, *, key: str, quantity: int = 1, account: Account | 
 def counter_queue(user):
     """Redemptions waiting for collection that this user's counter serves: the staff's area, or the items of a
     partner merchant's login."""
-    pending = Redemption.objects.filter(status=Redemption.Status.PENDING).select_related("item__place", "account")
-    mine = pending.filter(item__merchant_user=user) if user.is_authenticated else pending.none()
-    if not (user.is_superuser or user.scope.paths(VIEW_ROLES) or Item.objects.filter(merchant_user=user).exists()):
+    merchant = user.is_authenticated and Item.objects.filter(merchant_user=user).exists()
+    if not (user.is_superuser or user.scope.paths(VIEW_ROLES) or merchant):
         raise PermissionDenied(_("You do not have permission to do this here."))
+    pending = Redemption.objects.filter(status=Redemption.Status.PENDING).select_related("item__place", "account")
+    mine = pending.filter(item__merchant_user=user) if merchant else pending.none()
     return (user.scope.filter(pending, VIEW_ROLES, path_field="item__place__path") | mine).order_by("-created_at")
 
 
@@ -777,7 +781,8 @@ def cancel_redemption(user, redemption: Redemption, *, reason: str = "") -> Rede
         return redemption
     if redemption.status != Redemption.Status.PENDING:
         raise ValidationError(_("This redemption was already collected and cannot be cancelled."))
-    refund, _created = _post(redemption.account, redemption.points, kind=Entry.Kind.REFUND, actor=user, key=f"refund:{redemption.pk}",
+    refund, _created = _post(redemption.account, redemption.points, kind=Entry.Kind.REFUND, actor=user,
+                             key=f"refund:{redemption.pk}",
                              reason=(_("Refund: %(item)s %(reason)s") % {"item": redemption.item.name,
                                                                           "reason": reason}).strip(),
                              reverses=redemption.spend_entry, source=redemption.item)
