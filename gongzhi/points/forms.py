@@ -6,7 +6,7 @@ from django.utils.translation import gettext_lazy as _
 from gongzhi.accounts.models import User
 from gongzhi.accounts.roles import Role
 
-from .models import Item, PointsRule
+from .models import Account, Item, PointsRule
 
 DT = {"type": "datetime-local"}
 
@@ -79,6 +79,8 @@ class StockForm(forms.Form):
 class RedeemForm(forms.Form):
     key = forms.CharField(widget=forms.HiddenInput)
     quantity = forms.IntegerField(label=_("Quantity"), min_value=1, max_value=100, initial=1)
+    # Which of my accounts pays (mine or my household's); the service checks it is mine.
+    account = forms.ModelChoiceField(queryset=Account.objects.all(), required=False)
 
 
 class CounterForm(forms.Form):

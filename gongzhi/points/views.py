@@ -63,7 +63,7 @@ def store(request):
         messages.error(request, _("You are not in the household register yet; ask your community to register you."))
         return redirect("points:home")
     return render(request, "points/store.html", {
-        "account": account, "items": services.items_for(request.user),
+        "account": account, "accounts": services.my_accounts(request.user), "items": services.items_for(request.user),
         "form": RedeemForm(initial={"key": services.new_key()}),
     })
 
@@ -78,7 +78,7 @@ def redeem(request, item_pk):
         return redirect("points:store")
     try:
         redemption = services.redeem(request.user, item, key=form.cleaned_data["key"],
-                                     quantity=form.cleaned_data["quantity"])
+                                     quantity=form.cleaned_data["quantity"], account=form.cleaned_data["account"])
     except ValidationError as exc:
         messages.error(request, _error_text(exc))
         return redirect("points:store")

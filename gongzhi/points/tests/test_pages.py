@@ -186,3 +186,21 @@ def test_templates_have_no_inline_styles_scripts_or_handlers():
     bad = re.compile(r"""\sstyle\s*=|\son[a-z]+\s*=|<script(?![^>]*\bsrc=)(?![^>]*application/json)""", re.I)
     offenders = [f"{path.name}: {m.group(0)}" for path in folder.glob("*.html") for m in bad.finditer(path.read_text())]
     assert not offenders and len(list(folder.glob("*.html"))) > 10, offenders
+
+
+def test_resident_pays_from_the_household_account_in_the_store(world, client):
+    funded_account(world, 10)
+    household = services.open_household_account(world.community_worker, world.household_a)
+    services.award(world.community_worker, household, amount=50, reason="文明家庭", key="h")
+    item = store_item(world, price=30)
+    client.force_login(world.resident)
+    page = client.get(reverse("points:store")).content.decode()
+    assert 'data-testid="household-balance">50<' in page and f'value="{household.pk}"' in page
+    r = client.post(reverse("points:redeem", args=[item.pk]), {"key": "k", "quantity": 1, "account": household.pk})
+    assert r.status_code == 302 and Redemption.objects.get().account == household
+    household.refresh_from_db()
+    assert household.balance == 20 and services.my_account(world.resident).balance == 10
+    other = services.account_for_person(world.person_b)
+    services.award(world.community_worker, other, amount=50, reason="x", key="b")
+    r = client.post(reverse("points:redeem", args=[item.pk]), {"key": "k2", "quantity": 1, "account": other.pk})
+    assert r.status_code == 403 and Redemption.objects.count() == 1
