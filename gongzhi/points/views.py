@@ -46,6 +46,7 @@ def home(request):
     return render(request, "points/home.html", {
         "account": account,
         "household": services.household_points(request.user, account.person.household) if account else None,
+        "policy": services.policy_for(account.place) if account else None,
         "entries": account.entries.select_related("rule")[:50] if account else [],
         "redemptions": account.redemptions.select_related("item").filter(status=Redemption.Status.PENDING)
         if account else [],

@@ -98,9 +98,11 @@ def test_resident_sees_own_and_household_points_as_the_village_counts_them(world
     assert 'data-testid="household-total">30<' in home
     page = client.get(reverse("points:household", args=[world.household_a.pk])).content.decode()
     assert 'data-testid="household-total">30<' in page and "文明家庭" in page and "开户测试" not in page
-    services.set_policy(world.community_worker, world.community, household_includes_members=True)
+    assert "leaderboard-link" not in home
+    services.set_policy(world.community_worker, world.community, household_includes_members=True,
+                        public_leaderboard=True)
     home = client.get(reverse("points:home")).content.decode()
-    assert 'data-testid="household-total">50<' in home
+    assert 'data-testid="household-total">50<' in home and "leaderboard-link" in home
     page = client.get(reverse("points:household", args=[world.household_a.pk])).content.decode()
     assert 'data-testid="household-total">50<' in page and "开户测试" in page
     assert client.get(reverse("points:household", args=[world.household_b.pk])).status_code == 403
