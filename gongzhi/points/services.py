@@ -828,10 +828,12 @@ def report(user, place: Place, since=None, until=None) -> dict:
     entries = _in_period(Entry.objects.filter(account__place__path__startswith=place.path), since, until)
     sums = {row["account"]: row for row in entries.values("account").annotate(
         earned=Sum("amount", filter=EARNED), spent=Sum("amount", filter=SPENT), expired=Sum("amount", filter=EXPIRED))}
-    rows = []
+    rows, place_names = [], {}  # accounts share units and buildings: name each place once
     for account in accounts_in(user, place).select_related("person", "household", "place").order_by("place__path", "pk"):
         s = sums.get(account.pk, {})
-        rows.append({"account": account, "place": account.place.full_name(), "holder": str(account),
+        if account.place_id not in place_names:
+            place_names[account.place_id] = account.place.full_name()
+        rows.append({"account": account, "place": place_names[account.place_id], "holder": str(account),
                      "kind": account.get_kind_display(), "earned": s.get("earned") or 0,
                      "spent": -(s.get("spent") or 0), "expired": -(s.get("expired") or 0),
                      "balance": account.balance})
