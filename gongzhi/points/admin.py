@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import Account, Activity, Claim, Entry, Item, Participation, PointsRule, Redemption
+from .models import Account, Activity, Claim, Entry, Item, Participation, PointsRule, Policy, Redemption
 
 
 class ReadOnly(admin.ModelAdmin):
@@ -24,7 +24,8 @@ class AccountAdmin(ReadOnly):
 
 @admin.register(Entry)
 class EntryAdmin(ReadOnly):
-    list_display = ("id", "account", "amount", "balance_after", "reason", "actor", "created_at", "reverses")
+    list_display = ("id", "account", "kind", "amount", "balance_after", "reason", "actor", "created_at", "reverses")
+    list_filter = ("kind",)
     search_fields = ("reason", "idempotency_key")
 
 
@@ -58,4 +59,11 @@ class ActivityAdmin(admin.ModelAdmin):
 
 @admin.register(Item)
 class ItemAdmin(admin.ModelAdmin):
-    list_display = ("name", "place", "price", "stock", "provider", "active")
+    list_display = ("name", "place", "price", "stock", "provider", "merchant", "active")
+    raw_id_fields = ("merchant_user",)
+
+
+@admin.register(Policy)
+class PolicyAdmin(ReadOnly):
+    """Changed on the place's points page (services.set_policy), which records who changed it."""
+    list_display = ("place", "household_includes_members", "public_leaderboard", "updated_at")

@@ -1,6 +1,6 @@
 """API for points: my account and ledger, the rulebook and claims, volunteering, the store and counter, reports."""
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 from django.shortcuts import get_object_or_404
@@ -8,8 +8,10 @@ from ninja import File, Form, Router, Schema
 from ninja.files import UploadedFile
 from ninja.pagination import paginate
 
+from gongzhi.accounts.models import ApiToken, User
 from gongzhi.core.http import xlsx_response
 from gongzhi.places.models import Place
+from gongzhi.registry.models import Household, Person
 from gongzhi.registry.services import require
 
 from . import services
@@ -21,6 +23,7 @@ router = Router(tags=["points"])
 class EntryOut(Schema):
     id: int
     account_id: int
+    kind: str
     amount: int
     balance_after: int
     reason: str
@@ -160,6 +163,7 @@ class ItemIn(Schema):
     stock: int = 0
     provider: str = Item.Provider.COUNTER
     merchant: str = ""
+    merchant_user_id: int | None = None
     active: bool = True
 
 
@@ -170,6 +174,7 @@ class ItemPatch(Schema):
     stock: int | None = None
     provider: str | None = None
     merchant: str | None = None
+    merchant_user_id: int | None = None
     active: bool | None = None
 
 
@@ -215,7 +220,106 @@ class ReportRow(Schema):
     kind: str
     earned: int
     spent: int
+    expired: int
     balance: int
+
+    @staticmethod
+    def resolve_account_id(obj):
+        return obj["account"].pk
+
+
+class ReportTotals(Schema):
+    earned: int
+    spent: int
+    expired: int
+    balance: int
+
+
+class ParticipationRates(Schema):
+    persons: int
+    active_persons: int
+    persons_rate: float
+    households: int
+    active_households: int
+    households_rate: float
+
+
+class MerchantRow(Schema):
+    merchant: str
+    provider: str
+    redemptions: int
+    quantity: int
+    points: int
+
+
+class ReportOut(Schema):
+    totals: ReportTotals
+    participation: ParticipationRates
+    top: list[ReportRow]
+    merchants: list[MerchantRow]
+    rows: list[ReportRow]
+
+
+class PolicyIO(Schema):
+    household_includes_members: bool = False
+    public_leaderboard: bool = False
+
+
+class LeaderRow(Schema):
+    rank: int
+    name: str
+    household: bool
+    points: int
+
+
+class MemberOut(Schema):
+    person_id: int
+    name: str
+    account_id: int | None
+    balance: int
+
+
+class HouseholdOut(Schema):
+    household_id: int
+    account: AccountOut | None
+    members: list[MemberOut]
+    includes_members: bool
+    own: int
+    members_total: int
+    total: int
+
+    @staticmethod
+    def resolve_household_id(obj):
+        return obj.household.pk
+
+    @staticmethod
+    def resolve_members(obj):
+        return [{"person_id": p.pk, "name": p.name, "account_id": a.pk if a else None, "balance": a.balance if a else 0}
+                for p, a in obj.members]
+
+
+class HouseholdRow(Schema):
+    id: int
+    place: str
+    door_no: str
+    account_id: int | None
+    balance: int | None
+
+    @staticmethod
+    def resolve_place(obj):
+        return obj.place.name
+
+    @staticmethod
+    def resolve_account_id(obj):
+        return getattr(getattr(obj, "points_account", None), "pk", None)
+
+    @staticmethod
+    def resolve_balance(obj):
+        return getattr(getattr(obj, "points_account", None), "balance", None)
+
+
+class VolunteerIn(Schema):
+    person_id: int
 
 
 def _place(user, place_id) -> Place:
@@ -243,9 +347,35 @@ def my_accounts(request):
 
 @router.post("/households/{household_id}/account", response={201: AccountOut})
 def open_household_account(request, household_id: int):
-    from gongzhi.registry.models import Household
-    household = get_object_or_404(Household.objects.select_related("place"), pk=household_id)
-    return 201, services.open_household_account(request.user, household)
+    return 201, services.open_household_account(request.user, _household(household_id))
+
+
+def _household(household_id):
+    return get_object_or_404(Household.objects.select_related("place"), pk=household_id)
+
+
+@router.get("/me/household", response=HouseholdOut)
+def my_household(request):
+    """My household's points: its account, its members' balances, and the total the village rules count."""
+    return services.household_points(request.user, services.my_account(request.user).person.household)
+
+
+@router.get("/households/{household_id}", response=HouseholdOut)
+def household(request, household_id: int):
+    return services.household_points(request.user, _household(household_id))
+
+
+@router.get("/households/{household_id}/entries", response=list[EntryOut])
+@paginate
+def household_entries(request, household_id: int):
+    """The entries behind the household total (its members' too where the village rules count them)."""
+    return services.household_points(request.user, _household(household_id)).entries()
+
+
+@router.get("/places/{place_id}/households", response=list[HouseholdRow])
+@paginate
+def households(request, place_id: int, q: str = ""):
+    return services.households_in(request.user, _place(request.user, place_id), q)
 
 
 @router.get("/me/entries", response=list[EntryOut])
@@ -340,6 +470,15 @@ def sign_up(request, activity_id: int):
                                                                  pk=activity_id))
 
 
+@router.post("/activities/{activity_id}/participants", response={201: ParticipationOut})
+def add_volunteer(request, activity_id: int, payload: VolunteerIn):
+    """The organiser puts a registered resident on the list (came without signing up)."""
+    activity = get_object_or_404(Activity.objects.select_related("place"), pk=activity_id)
+    require(request.user, "points.run_activity", activity)
+    person = get_object_or_404(Person.objects.select_related("household__place"), pk=payload.person_id)
+    return 201, services.add_volunteer(request.user, activity, person)
+
+
 @router.post("/check-in", response=ParticipationOut)
 def self_check_in(request, payload: CheckInIn):
     return services.self_check_in(request.user, payload.token)
@@ -391,15 +530,23 @@ def store(request):
     return list(services.items_for(request.user))
 
 
+def _item_fields(fields: dict) -> dict:
+    """The merchant's login comes as an id; services take the user."""
+    if "merchant_user_id" in fields:
+        user_id = fields.pop("merchant_user_id")
+        fields["merchant_user"] = get_object_or_404(User, pk=user_id, is_active=True) if user_id else None
+    return fields
+
+
 @router.post("/places/{place_id}/items", response={201: ItemOut})
 def create_item(request, place_id: int, payload: ItemIn):
-    return 201, services.create_item(request.user, _place(request.user, place_id), **payload.dict())
+    return 201, services.create_item(request.user, _place(request.user, place_id), **_item_fields(payload.dict()))
 
 
 @router.patch("/items/{item_id}", response=ItemOut)
 def update_item(request, item_id: int, payload: ItemPatch):
     item = get_object_or_404(Item.objects.select_related("place"), pk=item_id)
-    return services.update_item(request.user, item, **payload.dict(exclude_unset=True))
+    return services.update_item(request.user, item, **_item_fields(payload.dict(exclude_unset=True)))
 
 
 @router.post("/items/{item_id}/redeem", response={201: RedemptionOut})
@@ -414,6 +561,13 @@ def my_redemptions(request):
     return list(services.my_account(request.user).redemptions.select_related("item"))
 
 
+@router.get("/counter/pending", response=list[RedemptionOut])
+@paginate
+def counter_pending(request):
+    """What this counter (or partner merchant) has waiting for collection."""
+    return services.counter_queue(request.user)
+
+
 @router.post("/counter/confirm", response=RedemptionOut)
 def counter_confirm(request, payload: CodeIn):
     return services.confirm_redemption(request.user, payload.code)
@@ -425,15 +579,52 @@ def cancel_redemption(request, redemption_id: int, payload: CancelIn):
     return services.cancel_redemption(request.user, redemption, reason=payload.reason)
 
 
-# Reports
+# Reports, the leaderboard and the volunteer record
 
-@router.get("/places/{place_id}/report", response=list[ReportRow])
-def report(request, place_id: int):
-    rows, _totals = services.report(request.user, _place(request.user, place_id))
-    return [{**r, "account_id": r["account"].pk} for r in rows]
+@router.get("/places/{place_id}/report", response=ReportOut)
+def report(request, place_id: int, since: date | None = None, until: date | None = None):
+    """Points issued, spent and expired in the period (``until`` exclusive), balances now, the top contributors,
+    participation of persons and households, and what counters and partner merchants handed over."""
+    return services.report(request.user, _place(request.user, place_id), services.day_start(since),
+                           services.day_start(until))
 
 
 @router.get("/places/{place_id}/report.xlsx")
-def report_xlsx(request, place_id: int):
+def report_xlsx(request, place_id: int, since: date | None = None, until: date | None = None):
     place = _place(request.user, place_id)
-    return xlsx_response(services.report_workbook(request.user, place), f"points-{place.pk}.xlsx")
+    return xlsx_response(services.report_workbook(request.user, place, services.day_start(since),
+                                                  services.day_start(until)), f"points-{place.pk}.xlsx")
+
+
+def _caller(request):
+    """The token's user when one is sent (this endpoint is open to anyone), else the session's."""
+    header = request.headers.get("Authorization", "")
+    user = ApiToken.user_for(header[7:]) if header.startswith("Bearer ") else None
+    return user or request.user
+
+
+@router.get("/places/{place_id}/leaderboard", response=list[LeaderRow], auth=None)
+def leaderboard(request, place_id: int, since: date | None = None):
+    """Public where the community switched its leaderboard on; names show the surname only."""
+    return services.leaderboard(_caller(request), _place(request.user, place_id), since=services.day_start(since))
+
+
+@router.get("/places/{place_id}/policy", response=PolicyIO)
+def get_policy(request, place_id: int):
+    return services.policy_for(_place(request.user, place_id))
+
+
+@router.put("/places/{place_id}/policy", response=PolicyIO)
+def set_policy(request, place_id: int, payload: PolicyIO):
+    return services.set_policy(request.user, _place(request.user, place_id), **payload.dict())
+
+
+@router.get("/accounts/{account_id}/volunteer-record", response=list[ParticipationOut])
+def volunteer_record(request, account_id: int):
+    return services.volunteer_record(request.user, _account(request.user, account_id))
+
+
+@router.get("/accounts/{account_id}/volunteer-record.xlsx")
+def volunteer_record_xlsx(request, account_id: int):
+    account = _account(request.user, account_id)
+    return xlsx_response(services.volunteer_record_workbook(request.user, account), f"volunteer-{account.pk}.xlsx")

@@ -3,9 +3,10 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from gongzhi.accounts.models import User
 from gongzhi.accounts.roles import Role
 
-from .models import Item, PointsRule
+from .models import Account, Item, PointsRule
 
 DT = {"type": "datetime-local"}
 
@@ -64,6 +65,10 @@ class ItemForm(forms.Form):
     stock = forms.IntegerField(label=_("Stock"), min_value=0)
     provider = forms.ChoiceField(label=_("Collected at"), choices=Item.Provider.choices)
     merchant = forms.CharField(label=_("Merchant"), max_length=100, required=False)
+    merchant_user = forms.ModelChoiceField(label=_("Merchant's login (user name)"), required=False,
+                                           queryset=User.objects.filter(is_active=True), to_field_name="username",
+                                           widget=forms.TextInput(attrs={"autocomplete": "off"}),
+                                           help_text=_("Optional: this login may hand the item over at the shop."))
     description = forms.CharField(label=_("Description"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
 
 
@@ -74,9 +79,39 @@ class StockForm(forms.Form):
 class RedeemForm(forms.Form):
     key = forms.CharField(widget=forms.HiddenInput)
     quantity = forms.IntegerField(label=_("Quantity"), min_value=1, max_value=100, initial=1)
+    # Which of my accounts pays (mine or my household's); the service checks it is mine.
+    account = forms.ModelChoiceField(queryset=Account.objects.all(), required=False)
 
 
 class CounterForm(forms.Form):
     code = forms.CharField(label=_("Collection code"), max_length=12,
                            widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off",
                                                          "autofocus": True}))
+
+
+class AwardForm(forms.Form):
+    """Staff adjust an account: by a rule of the rulebook (its points), or a number of points with a reason."""
+    key = forms.CharField(widget=forms.HiddenInput)
+    rule = forms.ModelChoiceField(label=_("Rule"), queryset=PointsRule.objects.none(), required=False,
+                                  empty_label=_("— no rule: enter points and a reason —"))
+    amount = forms.IntegerField(label=_("Points"), required=False, min_value=1, max_value=100000)
+    reason = forms.CharField(label=_("Reason"), max_length=200, required=False)
+
+    def __init__(self, *args, rules=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["rule"].queryset = rules if rules is not None else PointsRule.objects.none()
+
+
+class PolicyForm(forms.Form):
+    household_includes_members = forms.BooleanField(label=_("A household's balance includes its members'"),
+                                                    required=False)
+    public_leaderboard = forms.BooleanField(label=_("Publish a leaderboard anyone may see"), required=False)
+
+
+class PeriodForm(forms.Form):
+    since = forms.DateField(label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    until = forms.DateField(label=_("Until (exclusive)"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+
+class VolunteerForm(forms.Form):
+    number = forms.CharField(label=_("Phone or ID number of the volunteer"), max_length=30)

@@ -5,7 +5,6 @@ transaction as each entry (under a row lock); `gongzhi points_audit` recomputes 
 """
 
 from django.conf import settings
-from django.core.validators import FileExtensionValidator
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -40,6 +39,26 @@ class Account(models.Model):
 
     def __str__(self):
         return str(self.person if self.kind == self.Kind.PERSON else self.household)
+
+
+class Policy(models.Model):
+    """How a community or village runs its points, as its adopted village rules or convention say."""
+
+    place = models.OneToOneField("places.Place", on_delete=models.PROTECT, related_name="points_policy",
+                                 verbose_name=_("community/village"))
+    household_includes_members = models.BooleanField(
+        _("a household's balance includes its members'"), default=False,
+        help_text=_("Villages that score the household (户积分) count every member's points towards it."))
+    public_leaderboard = models.BooleanField(_("public leaderboard"), default=False,
+                                             help_text=_("Anyone may see the ranking of contributors."))
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("points policy")
+        verbose_name_plural = _("points policies")
+
+    def __str__(self):
+        return str(self.place)
 
 
 class PointsRule(models.Model):
@@ -81,7 +100,16 @@ class PointsRule(models.Model):
 class Entry(models.Model):
     """One line of the ledger. Never updated or deleted; a mistake is corrected by a reversing entry."""
 
+    class Kind(models.TextChoices):
+        AWARD = "award", _("Award")
+        DEDUCTION = "deduction", _("Deduction")
+        SPEND = "spend", _("Spent")
+        REFUND = "refund", _("Refund")
+        EXPIRY = "expiry", _("Expired")
+        REVERSAL = "reversal", _("Reversal")
+
     account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="entries", verbose_name=_("account"))
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices, default=Kind.AWARD)
     amount = models.IntegerField(_("points"))
     balance_after = models.IntegerField(_("balance after"))
     reason = models.CharField(_("reason"), max_length=200)
@@ -115,7 +143,6 @@ class Entry(models.Model):
         raise ValueError("Ledger entries are append-only.")
 
 
-
 class Claim(models.Model):
     class Status(models.TextChoices):
         PENDING = "pending", _("Waiting for approval")
@@ -127,8 +154,8 @@ class Claim(models.Model):
     claimant = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="points_claims",
                                  verbose_name=_("claimed by"))
     description = models.TextField(_("what was done"))
-    evidence = models.FileField(_("evidence photo"), upload_to="points/evidence/%Y/%m/", blank=True,
-                                validators=[FileExtensionValidator(["jpg", "jpeg", "png", "webp", "heic"])])
+    # Checked and stripped of metadata by core.uploads.clean_image in the service.
+    evidence = models.FileField(_("evidence photo"), upload_to="points/evidence/%Y/%m/", blank=True)
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.PENDING)
     decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
                                    related_name="+", verbose_name=_("decided by"))
@@ -218,6 +245,10 @@ class Item(models.Model):
     stock = models.IntegerField(_("stock"), default=0)
     provider = models.CharField(_("collected at"), max_length=10, choices=Provider.choices, default=Provider.COUNTER)
     merchant = models.CharField(_("merchant"), max_length=100, blank=True)
+    merchant_user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                      related_name="points_merchant_items", verbose_name=_("merchant's login"),
+                                      help_text=_("This login may hand the item over at the shop against its "
+                                                  "collection code."))
     active = models.BooleanField(_("on sale"), default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

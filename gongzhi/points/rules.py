@@ -5,9 +5,10 @@ import rules
 from gongzhi.accounts.roles import Role
 from gongzhi.accounts.scope import covered_by
 from gongzhi.accounts.scope import lives_under as lives_under_place
+from gongzhi.registry.models import Household
 from gongzhi.registry.rules import place_of
 
-from .models import Account, Activity, Claim, Item, PointsRule, Redemption
+from .models import Account, Activity, Claim, PointsRule, Redemption
 
 # Community staff run the rulebook, the store, the counter and the report.
 MANAGE_ROLES = frozenset({Role.COMMUNITY_WORKER, Role.COMMUNITY_SECRETARY})
@@ -42,6 +43,11 @@ def holds_account(user, account):
     return account.household_id is not None and account.household_id == user.scope.household_id
 
 
+@rules.predicate
+def is_own_household(user, household):
+    return isinstance(household, Household) and household.pk == user.scope.household_id
+
+
 def may_award(user, rule, account) -> bool:
     """The rule names the role that may award it (held over the account's place); community staff always may."""
     return (isinstance(rule, PointsRule) and account.place.path.startswith(rule.place.path)
@@ -59,12 +65,20 @@ def is_activity_organiser(user, activity):
 
 
 @rules.predicate
+def is_item_merchant(user, redemption):
+    """A partner merchant hands over their own items at their shop."""
+    return (isinstance(redemption, Redemption) and user.pk is not None
+            and redemption.item.merchant_user_id == user.pk)
+
+
+@rules.predicate
 def holds_redemption(user, redemption):
     return isinstance(redemption, Redemption) and holds_account(user, redemption.account)
 
 
 rules.add_perm("points.manage", is_manager_over)
 rules.add_perm("points.view_account", holds_account | is_viewer_over)
+rules.add_perm("points.view_household", is_own_household | is_viewer_over)
 rules.add_perm("points.spend", holds_account)
 rules.add_perm("points.award", is_manager_over)
 rules.add_perm("points.reverse_entry", is_manager_over)
@@ -76,5 +90,5 @@ rules.add_perm("points.sign_up", lives_under)
 rules.add_perm("points.redeem", lives_under)
 rules.add_perm("points.view_redemption", holds_redemption | is_manager_over)
 rules.add_perm("points.cancel_redemption", holds_redemption | is_manager_over)
-rules.add_perm("points.counter", is_manager_over)
+rules.add_perm("points.counter", is_manager_over | is_item_merchant)
 rules.add_perm("points.report", is_viewer_over)

@@ -8,26 +8,33 @@ first result.
 
 import secrets
 import uuid
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from io import BytesIO
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import F, Q, Sum
+from django.db.models import Count, F, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from gongzhi.core import audit
+from gongzhi.core.crypto import lookup_hash
 from gongzhi.core.models import AuditEvent
+from gongzhi.core.uploads import clean_image
+from gongzhi.core.validators import normalise_phone
 from gongzhi.places.models import COMMUNITY_KINDS, Place
+from gongzhi.registry.models import Household, Person
 from gongzhi.registry.services import require
 
-from .rules import may_award
-from .models import Account, Activity, Claim, Entry, Item, Participation, PointsRule, Redemption
+from .models import Account, Activity, Claim, Entry, Item, Participation, PointsRule, Policy, Redemption
+from .rules import VIEW_ROLES, may_award
 
 RULE_FIELDS = ("name", "points", "award_role", "evidence_required", "cap", "period", "convention",
                "convention_url", "expiry_days", "active")
-ITEM_FIELDS = ("name", "description", "price", "stock", "provider", "merchant", "active")
+POLICY_FIELDS = ("household_includes_members", "public_leaderboard")
+ITEM_FIELDS = ("name", "description", "price", "stock", "provider", "merchant", "merchant_user", "active")
 ACTIVITY_FIELDS = ("title", "description", "location", "starts_at", "ends_at", "capacity", "points_per_hour",
                    "points_per_activity")
 MAX_AMOUNT = 100000
@@ -72,8 +79,84 @@ def my_account(user) -> Account:
 
 
 def accounts_in(user, place: Place):
-    from .rules import VIEW_ROLES
     return user.scope.filter(Account.objects.filter(place__path__startswith=place.path), VIEW_ROLES)
+
+
+# Policy and households -----------------------------------------------------------------------------------
+
+def policy_for(place: Place) -> Policy:
+    """The policy of the community or village at or above a place; its defaults if none was set."""
+    community = place.ancestor_of_kind(COMMUNITY_KINDS) if place is not None else None
+    if community is None:
+        return Policy()
+    return Policy.objects.filter(place=community).first() or Policy(place=community)
+
+
+@transaction.atomic
+def set_policy(user, place: Place, **fields) -> Policy:
+    """Record what the adopted village rules say about household balances and the public leaderboard."""
+    require(user, "points.manage", place)
+    if place.kind not in COMMUNITY_KINDS:
+        raise ValidationError(_("A rulebook belongs to a community or village."))
+    policy, _created = Policy.objects.select_for_update().get_or_create(place=place)
+    for key in POLICY_FIELDS:
+        if fields.get(key) is not None:
+            setattr(policy, key, bool(fields[key]))
+    policy.save()
+    audit.record(AuditEvent.Action.CHANGE, user=user, obj=place,
+                 detail="points policy: " + ", ".join(f"{k}={getattr(policy, k)}" for k in POLICY_FIELDS))
+    return policy
+
+
+@dataclass
+class HouseholdPoints:
+    """A household's points: its own account, its members' accounts, and the total its village counts."""
+
+    household: Household
+    account: Account | None
+    members: list  # (person, account or None)
+    includes_members: bool
+
+    @property
+    def own(self) -> int:
+        return self.account.balance if self.account else 0
+
+    @property
+    def members_total(self) -> int:
+        return sum(a.balance for _p, a in self.members if a is not None)
+
+    @property
+    def total(self) -> int:
+        return self.own + (self.members_total if self.includes_members else 0)
+
+    def accounts(self) -> list[Account]:
+        members = [a for _p, a in self.members if a is not None] if self.includes_members else []
+        return ([self.account] if self.account else []) + members
+
+    def entries(self):
+        """The history behind `total`: the household's entries, and its members' where they count."""
+        return (Entry.objects.filter(account__in=self.accounts())
+                .select_related("account__person", "account__household", "rule", "actor"))
+
+
+def household_points(user, household: Household) -> HouseholdPoints:
+    require(user, "points.view_household", household)
+    members = list(household.members.order_by("id"))
+    accounts = {a.person_id: a for a in Account.objects.filter(person__in=members)}
+    return HouseholdPoints(household=household, account=Account.objects.filter(household=household).first(),
+                           members=[(p, accounts.get(p.pk)) for p in members],
+                           includes_members=policy_for(household.place).household_includes_members)
+
+
+def households_in(user, place: Place, query: str = ""):
+    """Households under a place for staff, with their account if one is open."""
+    require(user, "points.report", place)
+    households = user.scope.filter(Household.objects.filter(place__path__startswith=place.path), VIEW_ROLES)
+    query = (query or "").strip()
+    if query:
+        households = households.filter(Q(door_no__icontains=query) | Q(place__name__icontains=query)
+                                       | Q(members__name=query)).distinct()
+    return households.select_related("place", "points_account").order_by("place__path", "door_no")
 
 
 # The ledger -----------------------------------------------------------------------------------------------
@@ -88,7 +171,7 @@ def _lock(account) -> Account:
     return Account.objects.select_for_update().get(pk=account.pk)
 
 
-def _post(account, amount, *, reason, actor, key, rule=None, source=None, reverses=None, expires_at=None):
+def _post(account, amount, *, kind, reason, actor, key, rule=None, source=None, reverses=None, expires_at=None):
     """Append one entry; the caller holds a transaction. Returns (entry, created)."""
     locked = _lock(account)
     existing = Entry.objects.filter(idempotency_key=key).first()
@@ -105,7 +188,7 @@ def _post(account, amount, *, reason, actor, key, rule=None, source=None, revers
         raise ValidationError(_("Not enough points: the balance is %(balance)d, %(needed)d are needed.")
                               % {"balance": locked.balance, "needed": -amount})
     source_type, source_id = _source(source)
-    entry = Entry.objects.create(account=locked, amount=amount, balance_after=balance, reason=reason[:200],
+    entry = Entry.objects.create(account=locked, kind=kind, amount=amount, balance_after=balance, reason=reason[:200],
                                  rule=rule, source_type=source_type, source_id=source_id, actor=actor,
                                  idempotency_key=key, reverses=reverses, expires_at=expires_at)
     Account.objects.filter(pk=locked.pk).update(balance=balance)
@@ -165,7 +248,8 @@ def award(user, account: Account, *, amount=None, rule: PointsRule | None = None
             _lock(account)
             _check_cap(account, rule, now)
         expires = now + timedelta(days=rule.expiry_days) if rule is not None and rule.expiry_days and amount > 0 else None
-        entry, _created = _post(account, amount, reason=reason.strip(), actor=user, key=key, rule=rule,
+        kind = Entry.Kind.DEDUCTION if amount < 0 else Entry.Kind.AWARD
+        entry, _created = _post(account, amount, kind=kind, reason=reason.strip(), actor=user, key=key, rule=rule,
                                 source=source, expires_at=expires)
     return entry
 
@@ -176,7 +260,8 @@ def spend(user, account: Account, *, amount: int, reason: str, key: str, source=
     require(user, "points.spend", account)
     if amount is None or amount <= 0:
         raise ValidationError({"amount": _("Enter a positive number of points.")})
-    entry, _created = _post(account, -amount, reason=reason or _("Spent"), actor=user, key=key, source=source)
+    entry, _created = _post(account, -amount, kind=Entry.Kind.SPEND, reason=reason or _("Spent"), actor=user, key=key,
+                            source=source)
     return entry
 
 
@@ -194,7 +279,8 @@ def reverse_entry(user, entry: Entry, *, reason: str) -> Entry:
     previous = Entry.objects.filter(reverses=entry).first()
     if previous is not None:
         return previous
-    result, _created = _post(entry.account, -entry.amount, reason=_("Reversal: %(reason)s") % {"reason": reason.strip()},
+    result, _created = _post(entry.account, -entry.amount, kind=Entry.Kind.REVERSAL,
+                             reason=_("Reversal: %(reason)s") % {"reason": reason.strip()},
                              actor=user, key=f"reverse:{entry.pk}", reverses=entry, rule=entry.rule)
     audit.record(AuditEvent.Action.CHANGE, user=user, obj=entry, detail=f"points reversed: {reason}")
     return result
@@ -232,7 +318,7 @@ def expire_points(now=None) -> int:
                                        reverses__amount__lt=0).aggregate(t=Sum("amount"))["t"] or 0
         due = min(expired - (debits - refunds), account.balance)
         if due > 0:
-            _post(account, -due, reason=_("Points expired"), actor=None,
+            _post(account, -due, kind=Entry.Kind.EXPIRY, reason=_("Points expired"), actor=None,
                   key=f"expire:{account.pk}:{now.isoformat()}")
             count += 1
     return count
@@ -314,6 +400,7 @@ def submit_claim(user, rule: PointsRule, *, description: str, evidence=None, acc
         raise ValidationError({"description": _("Describe what was done.")})
     if rule.evidence_required and not evidence:
         raise ValidationError({"evidence": _("This rule needs an evidence photo.")})
+    evidence = clean_image(evidence or None, "evidence")
     claim = Claim(rule=rule, account=account, claimant=user, description=description.strip())
     if evidence:
         claim.evidence = evidence
@@ -400,13 +487,8 @@ def activities_for(user):
     return Activity.objects.filter(place_id__in=ids, status=Activity.Status.OPEN).order_by("starts_at")
 
 
-@transaction.atomic
-def sign_up(user, activity: Activity) -> Participation:
-    require(user, "points.sign_up", activity)
-    account = my_account(user)
-    activity = Activity.objects.select_for_update().get(pk=activity.pk)
-    if activity.status != Activity.Status.OPEN or activity.ends_at < timezone.now():
-        raise ValidationError(_("Sign-up for this activity is closed."))
+def _join(activity, account) -> Participation:
+    """Put an account on an activity's list if there is room; the caller holds the activity's row lock."""
     existing = Participation.objects.filter(activity=activity, account=account).first()
     if existing and existing.status != Participation.Status.CANCELLED:
         return existing
@@ -418,6 +500,48 @@ def sign_up(user, activity: Activity) -> Participation:
         existing.save(update_fields=["status"])
         return existing
     return Participation.objects.create(activity=activity, account=account)
+
+
+@transaction.atomic
+def sign_up(user, activity: Activity) -> Participation:
+    require(user, "points.sign_up", activity)
+    account = my_account(user)
+    activity = Activity.objects.select_for_update().get(pk=activity.pk)
+    if activity.status != Activity.Status.OPEN or activity.ends_at < timezone.now():
+        raise ValidationError(_("Sign-up for this activity is closed."))
+    return _join(activity, account)
+
+
+def _community_of(activity) -> Place:
+    """Volunteers come from the community or village the activity belongs to."""
+    return activity.place.ancestor_of_kind(COMMUNITY_KINDS) or activity.place
+
+
+def find_volunteer(user, activity: Activity, number: str) -> Person:
+    """A registered person of the activity's community, found by their phone or ID number (exact match)."""
+    require(user, "points.run_activity", activity)
+    community = _community_of(activity)
+    digest = lookup_hash(normalise_phone(number or ""))
+    person = (Person.objects.filter(Q(phone_hash=digest) | Q(id_number_hash=digest),
+                                    household__place__path__startswith=community.path).first() if digest else None)
+    if person is None:
+        raise ValidationError({"number": _("Nobody with this phone or ID number is registered in this community.")})
+    return person
+
+
+@transaction.atomic
+def add_volunteer(user, activity: Activity, person: Person) -> Participation:
+    """The organiser puts a volunteer on the list who came without signing up (no phone, or on the day); this
+    stays possible after the activity ended, until its hours are confirmed."""
+    require(user, "points.run_activity", activity)
+    community = _community_of(activity)
+    account = account_for_person(person)
+    if not account.place.path.startswith(community.path):
+        raise ValidationError(_("This person does not live in the community of the activity."))
+    activity = Activity.objects.select_for_update().get(pk=activity.pk)
+    if activity.status != Activity.Status.OPEN:
+        raise ValidationError(_("The hours of this activity are already confirmed."))
+    return _join(activity, account)
 
 
 @transaction.atomic
@@ -542,6 +666,8 @@ def _clean_item(fields):
         errors["stock"] = _("Stock cannot be negative.")
     if fields.get("provider") == Item.Provider.MERCHANT and not (fields.get("merchant") or "").strip():
         errors["merchant"] = _("Name the partner merchant.")
+    if fields.get("merchant_user") and fields.get("provider") != Item.Provider.MERCHANT:
+        errors["merchant_user"] = _("Only a partner merchant's item is handed over by a merchant's login.")
     if errors:
         raise ValidationError(errors)
 
@@ -606,11 +732,23 @@ def redeem(user, item: Item, *, key: str, quantity: int = 1, account: Account | 
         raise ValidationError(_("Sorry, “%(item)s” is out of stock (%(stock)d left).")
                               % {"item": item.name, "stock": item.stock})
     points = item.price * quantity
-    entry, _created = _post(account, -points, reason=_("Store: %(item)s × %(n)d") % {"item": item.name, "n": quantity},
+    entry, _created = _post(account, -points, kind=Entry.Kind.SPEND,
+                            reason=_("Store: %(item)s × %(n)d") % {"item": item.name, "n": quantity},
                             actor=user, key=entry_key, source=item)
     Item.objects.filter(pk=item.pk).update(stock=F("stock") - quantity)
     return Redemption.objects.create(item=item, account=account, redeemed_by=user, quantity=quantity, points=points,
                                      code=_new_code(), spend_entry=entry)
+
+
+def counter_queue(user):
+    """Redemptions waiting for collection that this user's counter serves: the staff's area, or the items of a
+    partner merchant's login."""
+    merchant = user.is_authenticated and Item.objects.filter(merchant_user=user).exists()
+    if not (user.is_superuser or user.scope.paths(VIEW_ROLES) or merchant):
+        raise PermissionDenied(_("You do not have permission to do this here."))
+    pending = Redemption.objects.filter(status=Redemption.Status.PENDING).select_related("item__place", "account")
+    mine = pending.filter(item__merchant_user=user) if merchant else pending.none()
+    return (user.scope.filter(pending, VIEW_ROLES, path_field="item__place__path") | mine).order_by("-created_at")
 
 
 @transaction.atomic
@@ -643,7 +781,8 @@ def cancel_redemption(user, redemption: Redemption, *, reason: str = "") -> Rede
         return redemption
     if redemption.status != Redemption.Status.PENDING:
         raise ValidationError(_("This redemption was already collected and cannot be cancelled."))
-    refund, _created = _post(redemption.account, redemption.points, actor=user, key=f"refund:{redemption.pk}",
+    refund, _created = _post(redemption.account, redemption.points, kind=Entry.Kind.REFUND, actor=user,
+                             key=f"refund:{redemption.pk}",
                              reason=(_("Refund: %(item)s %(reason)s") % {"item": redemption.item.name,
                                                                           "reason": reason}).strip(),
                              reverses=redemption.spend_entry, source=redemption.item)
@@ -654,41 +793,165 @@ def cancel_redemption(user, redemption: Redemption, *, reason: str = "") -> Rede
     return redemption
 
 
-# Report ---------------------------------------------------------------------------------------------------
+# Reports, the leaderboard and the volunteer record -------------------------------------------------------
 
-def report(user, place: Place, since=None, until=None):
-    """Per account under the place: earned, spent, balance; plus totals."""
-    require(user, "points.report", place)
-    entries = Entry.objects.filter(account__place__path__startswith=place.path)
+# Points earned by conduct (awards, deductions and their reversals); points that went to the store (net of refunds).
+EARNED = (Q(kind__in=[Entry.Kind.AWARD, Entry.Kind.DEDUCTION])
+          | Q(kind=Entry.Kind.REVERSAL, reverses__kind__in=[Entry.Kind.AWARD, Entry.Kind.DEDUCTION]))
+SPENT = Q(kind__in=[Entry.Kind.SPEND, Entry.Kind.REFUND]) | Q(kind=Entry.Kind.REVERSAL, reverses__kind=Entry.Kind.SPEND)
+EXPIRED = Q(kind=Entry.Kind.EXPIRY)
+
+
+def day_start(day):
+    """Midnight (local time) at the start of a date, for period filters; None stays None."""
+    if day is None:
+        return None
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+def _in_period(queryset, since=None, until=None, field="created_at"):
     if since:
-        entries = entries.filter(created_at__gte=since)
+        queryset = queryset.filter(**{f"{field}__gte": since})
     if until:
-        entries = entries.filter(created_at__lt=until)
+        queryset = queryset.filter(**{f"{field}__lt": until})
+    return queryset
+
+
+def _rate(part, whole) -> float:
+    return round(100 * part / whole, 1) if whole else 0.0
+
+
+def report(user, place: Place, since=None, until=None) -> dict:
+    """Per account under the place: earned, spent, expired in the period, and balance now; totals; the top
+    contributors; participation of persons and households; what each counter or partner merchant handed over."""
+    require(user, "points.report", place)
+    entries = _in_period(Entry.objects.filter(account__place__path__startswith=place.path), since, until)
     sums = {row["account"]: row for row in entries.values("account").annotate(
-        earned=Sum("amount", filter=Q(amount__gt=0)), spent=Sum("amount", filter=Q(amount__lt=0)))}
-    rows = []
-    for account in accounts_in(user, place).select_related("person", "household", "place").order_by("place__path"):
+        earned=Sum("amount", filter=EARNED), spent=Sum("amount", filter=SPENT), expired=Sum("amount", filter=EXPIRED))}
+    rows, place_names = [], {}  # accounts share units and buildings: name each place once
+    for account in accounts_in(user, place).select_related("person", "household", "place").order_by("place__path", "pk"):
         s = sums.get(account.pk, {})
-        rows.append({"account": account, "place": account.place.full_name(), "holder": str(account),
+        if account.place_id not in place_names:
+            place_names[account.place_id] = account.place.full_name()
+        rows.append({"account": account, "place": place_names[account.place_id], "holder": str(account),
                      "kind": account.get_kind_display(), "earned": s.get("earned") or 0,
-                     "spent": -(s.get("spent") or 0), "balance": account.balance})
-    totals = {k: sum(r[k] for r in rows) for k in ("earned", "spent", "balance")}
-    return rows, totals
+                     "spent": -(s.get("spent") or 0), "expired": -(s.get("expired") or 0),
+                     "balance": account.balance})
+    totals = {k: sum(r[k] for r in rows) for k in ("earned", "spent", "expired", "balance")}
+    top = sorted((r for r in rows if r["earned"] > 0), key=lambda r: (-r["earned"], r["account"].pk))[:10]
+    active = [r["account"] for r in rows if r["earned"] > 0]
+    active_persons = {a.person_id for a in active if a.person_id}
+    active_households = ({a.household_id for a in active if a.household_id}
+                         | set(Person.objects.filter(pk__in=active_persons).values_list("household_id", flat=True)))
+    persons = user.scope.filter(Person.objects.filter(household__place__path__startswith=place.path), VIEW_ROLES,
+                                path_field="household__place__path").count()
+    households = user.scope.filter(Household.objects.filter(place__path__startswith=place.path), VIEW_ROLES).count()
+    participation = {"persons": persons, "active_persons": len(active_persons),
+                     "persons_rate": _rate(len(active_persons), persons),
+                     "households": households, "active_households": len(active_households),
+                     "households_rate": _rate(len(active_households), households)}
+    collected = _in_period(Redemption.objects.filter(item__place__path__startswith=place.path,
+                                                     status=Redemption.Status.COLLECTED), since, until, "handled_at")
+    merchants = [{"merchant": row["item__merchant"] or str(Item.Provider.COUNTER.label),
+                  "provider": row["item__provider"], "redemptions": row["n"], "quantity": row["quantity"],
+                  "points": row["points"]}
+                 for row in collected.values("item__provider", "item__merchant").annotate(
+                     n=Count("id"), quantity=Sum("quantity"), points=Sum("points")).order_by("item__provider",
+                                                                                             "item__merchant")]
+    return {"place": place, "since": since, "until": until, "rows": rows, "totals": totals, "top": top,
+            "participation": participation, "merchants": merchants}
+
+
+def _workbook(sheets) -> bytes:
+    """An .xlsx file from (title, header, rows) triples."""
+    from openpyxl import Workbook
+    wb = Workbook()
+    wb.remove(wb.active)
+    for title, header, rows in sheets:
+        ws = wb.create_sheet(title)
+        ws.append(header)
+        for row in rows:
+            ws.append(row)
+    out = BytesIO()
+    wb.save(out)
+    return out.getvalue()
 
 
 def report_workbook(user, place: Place, since=None, until=None) -> bytes:
-    from io import BytesIO
-
-    from openpyxl import Workbook
-    rows, totals = report(user, place, since, until)
-    wb = Workbook()
-    ws = wb.active
-    ws.title = _("Points")
-    ws.append([_("Place"), _("Holder"), _("Kind"), _("Earned"), _("Spent"), _("Balance")])
-    for r in rows:
-        ws.append([r["place"], r["holder"], r["kind"], r["earned"], r["spent"], r["balance"]])
-    ws.append([_("Total"), "", "", totals["earned"], totals["spent"], totals["balance"]])
-    out = BytesIO()
-    wb.save(out)
+    data = report(user, place, since, until)
+    totals, part = data["totals"], data["participation"]
+    period = f"{since or '…'} – {until or '…'}"
+    accounts = [[r["place"], r["holder"], r["kind"], r["earned"], r["spent"], r["expired"], r["balance"]]
+                for r in data["rows"]]
+    accounts.append([_("Total"), "", "", totals["earned"], totals["spent"], totals["expired"], totals["balance"]])
+    content = _workbook([
+        (_("Summary"), [_("Item"), _("Value")], [
+            [_("Place"), place.full_name()], [_("Period"), period],
+            [_("Points issued"), totals["earned"]], [_("Points spent"), totals["spent"]],
+            [_("Points expired"), totals["expired"]], [_("Balance now"), totals["balance"]],
+            [_("Persons registered"), part["persons"]], [_("Persons who earned points"), part["active_persons"]],
+            [_("Participation rate of persons (%)"), part["persons_rate"]],
+            [_("Households registered"), part["households"]],
+            [_("Households that earned points"), part["active_households"]],
+            [_("Participation rate of households (%)"), part["households_rate"]]]),
+        (_("Accounts"), [_("Place"), _("Holder"), _("Kind"), _("Earned"), _("Spent"), _("Expired"), _("Balance")],
+         accounts),
+        (_("Top contributors"), [_("Rank"), _("Holder"), _("Place"), _("Earned")],
+         [[n, r["holder"], r["place"], r["earned"]] for n, r in enumerate(data["top"], 1)]),
+        (_("Handed over"), [_("Collected at"), _("Redemptions"), _("Quantity"), _("Points")],
+         [[m["merchant"], m["redemptions"], m["quantity"], m["points"]] for m in data["merchants"]]),
+    ])
     audit.record(AuditEvent.Action.EXPORT, user=user, obj=place, detail="points report")
-    return out.getvalue()
+    return content
+
+
+def _public_name(holder) -> str:
+    """A public board shows only the surname: 张*, or 张*'s household."""
+    if isinstance(holder, Household):
+        head = holder.head
+        return _("%(name)s's household") % {"name": _public_name(head) if head else "*"}
+    return (holder.name[:1] + "*" * max(len(holder.name) - 1, 1)) if holder.name else "*"
+
+
+def leaderboard(user, place: Place, *, since=None, limit=20) -> list[dict]:
+    """Contributors under a place ranked by points earned (spending does not lower the rank). Anyone may see it
+    where the community switched it on; staff who see the report always may. Where the village counts
+    members towards the household, households are ranked."""
+    policy = policy_for(place)
+    if not policy.public_leaderboard and not (user.is_authenticated and user.has_perm("points.report", place)):
+        raise PermissionDenied(_("This community has not published a points leaderboard."))
+    earned = _in_period(Entry.objects.filter(EARNED, account__place__path__startswith=place.path), since)
+    totals = dict(earned.values_list("account").annotate(t=Sum("amount")).values_list("account", "t"))
+    scores, holders = {}, {}
+    for account in Account.objects.filter(pk__in=totals).select_related("person__household", "household"):
+        if account.household_id or policy.household_includes_members:
+            holder = account.household or account.person.household
+        else:
+            holder = account.person
+        key = (type(holder).__name__, holder.pk)
+        holders[key] = holder
+        scores[key] = scores.get(key, 0) + totals[account.pk]
+    ranked = sorted(((k, t) for k, t in scores.items() if t > 0), key=lambda kt: (-kt[1], kt[0]))[:limit]
+    return [{"rank": n, "name": _public_name(holders[k]), "household": k[0] == "Household", "points": t}
+            for n, (k, t) in enumerate(ranked, 1)]
+
+
+def volunteer_record(user, account: Account) -> list[Participation]:
+    """Every activity the account's holder took part in, with hours and points (志愿服务记录)."""
+    require(user, "points.view_account", account)
+    return list(account.participations.exclude(status=Participation.Status.CANCELLED)
+                .select_related("activity__place", "entry").order_by("activity__starts_at", "pk"))
+
+
+def volunteer_record_workbook(user, account: Account) -> bytes:
+    record = volunteer_record(user, account)
+    rows = [[timezone.localtime(p.activity.starts_at).strftime("%Y-%m-%d %H:%M"), p.activity.title,
+             p.activity.place.full_name(), p.activity.location, p.get_status_display(),
+             float(p.hours) if p.hours is not None else None, p.entry.amount if p.entry_id else 0] for p in record]
+    confirmed = [p for p in record if p.entry_id]
+    rows.append([_("Total"), "", "", "", "", float(sum(p.hours or 0 for p in confirmed)),
+                 sum(p.entry.amount for p in confirmed)])
+    content = _workbook([(_("Volunteer record"), [_("Date"), _("Activity"), _("Organised by"), _("Where"), _("Status"),
+                                                  _("Hours"), _("Points")], rows)])
+    audit.record(AuditEvent.Action.EXPORT, user=user, obj=account, detail="volunteer record")
+    return content

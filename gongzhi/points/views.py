@@ -13,12 +13,13 @@ from django.views.decorators.http import require_POST
 
 from gongzhi.core.forms import show_errors
 from gongzhi.core.http import xlsx_response
-from gongzhi.places.models import Place
+from gongzhi.places.models import COMMUNITY_KINDS, Place
+from gongzhi.registry.models import Household
 from gongzhi.registry.services import require
 
 from . import services
-from .forms import (ActivityForm, ClaimForm, CounterForm, HoursForm, ItemForm, RedeemForm, RejectForm,
-                    ReverseForm, RuleForm, StockForm)
+from .forms import (ActivityForm, AwardForm, ClaimForm, CounterForm, HoursForm, ItemForm, PeriodForm, PolicyForm,
+                    RedeemForm, RejectForm, ReverseForm, RuleForm, StockForm, VolunteerForm)
 from .models import Account, Activity, Claim, Entry, Item, Participation, PointsRule, Redemption
 from .rules import ORGANISE_ROLES, VIEW_ROLES
 
@@ -42,13 +43,15 @@ def _resident_account(user):
 @login_required
 def home(request):
     account = _resident_account(request.user)
-    household = Account.objects.filter(household_id=request.user.scope.household_id).first() if account else None
     return render(request, "points/home.html", {
-        "account": account, "household_account": household,
+        "account": account,
+        "household": services.household_points(request.user, account.person.household) if account else None,
+        "policy": services.policy_for(account.place) if account else None,
         "entries": account.entries.select_related("rule")[:50] if account else [],
         "redemptions": account.redemptions.select_related("item").filter(status=Redemption.Status.PENDING)
         if account else [],
         "staff_places": request.user.scope.top_places(VIEW_ROLES),
+        "merchant": Item.objects.filter(merchant_user_id=request.user.pk).exists(),
     })
 
 
@@ -61,7 +64,7 @@ def store(request):
         messages.error(request, _("You are not in the household register yet; ask your community to register you."))
         return redirect("points:home")
     return render(request, "points/store.html", {
-        "account": account, "items": services.items_for(request.user),
+        "account": account, "accounts": services.my_accounts(request.user), "items": services.items_for(request.user),
         "form": RedeemForm(initial={"key": services.new_key()}),
     })
 
@@ -76,7 +79,7 @@ def redeem(request, item_pk):
         return redirect("points:store")
     try:
         redemption = services.redeem(request.user, item, key=form.cleaned_data["key"],
-                                     quantity=form.cleaned_data["quantity"])
+                                     quantity=form.cleaned_data["quantity"], account=form.cleaned_data["account"])
     except ValidationError as exc:
         messages.error(request, _error_text(exc))
         return redirect("points:store")
@@ -145,6 +148,13 @@ def activity_detail(request, pk):
                         raise ValidationError({"hours": _("Hours must be between 0 and 24.")})
                     services.set_hours(user, participation, form.cleaned_data["hours"])
                 messages.success(request, _("Saved."))
+            elif action == "add_volunteer":
+                form = VolunteerForm(request.POST)
+                if not form.is_valid():
+                    raise ValidationError({"number": _("Enter the volunteer's phone or ID number.")})
+                person = services.find_volunteer(user, activity, form.cleaned_data["number"])
+                services.add_volunteer(user, activity, person)
+                messages.success(request, _("%(name)s is on the list.") % {"name": person.name})
             elif action == "cancel_activity":
                 services.cancel_activity(user, activity, reason=request.POST.get("reason", ""))
                 messages.success(request, _("Activity cancelled."))
@@ -214,6 +224,7 @@ def _staff_place(user, pk, perm="points.report") -> Place:
 def place_dashboard(request, place_pk):
     place = _staff_place(request.user, place_pk)
     user = request.user
+    policy = services.policy_for(place)
     return render(request, "points/place.html", {
         "place": place,
         "can_manage": user.has_perm("points.manage", place),
@@ -223,6 +234,9 @@ def place_dashboard(request, place_pk):
         "items": Item.objects.filter(place__path__startswith=place.path).select_related("place"),
         "activities": Activity.objects.filter(place__path__startswith=place.path).select_related("place")[:30],
         "n_claims": len(services.pending_claims(user, place)),
+        "policy": policy,
+        "policy_form": PolicyForm(initial={k: getattr(policy, k) for k in services.POLICY_FIELDS})
+        if user.has_perm("points.manage", place) and place.kind in COMMUNITY_KINDS else None,
     })
 
 
@@ -340,8 +354,7 @@ def items_page(request, place_pk):
 
 @login_required
 def counter(request):
-    if not request.user.scope.paths(VIEW_ROLES) and not request.user.is_superuser:
-        raise PermissionDenied
+    pending = services.counter_queue(request.user)
     form = CounterForm(request.POST or None)
     done = None
     if request.method == "POST" and form.is_valid():
@@ -353,37 +366,96 @@ def counter(request):
             messages.success(request, _("Handed over: %(item)s × %(n)d to %(who)s.")
                              % {"item": done.item.name, "n": done.quantity, "who": done.account})
             form = CounterForm()
-    pending = Redemption.objects.filter(status=Redemption.Status.PENDING).select_related("item__place", "account")
-    pending = request.user.scope.filter(pending, VIEW_ROLES, path_field="item__place__path")[:50]
-    return render(request, "points/counter.html", {"form": form, "done": done, "pending": pending})
+    return render(request, "points/counter.html", {"form": form, "done": done, "pending": pending[:50]})
 
 
 @login_required
 def account_detail(request, pk):
     account = get_object_or_404(Account.objects.select_related("place", "person", "household"), pk=pk)
     require(request.user, "points.view_account", account)
-    form = ReverseForm(request.POST or None)
-    if request.method == "POST":
+    can_award = request.user.has_perm("points.award", account)
+    award_form = AwardForm(request.POST if request.POST.get("action") == "award" else None,
+                           initial={"key": services.new_key()}, rules=services.rules_for(account.place))
+    reverse_form = ReverseForm(request.POST or None)
+    if request.POST.get("action") == "award":
+        done = _handle(request, award_form, lambda **d: services.award(request.user, account, **d), _("Saved."),
+                       ("points:account", account.pk))
+        if done:
+            return done
+    elif request.method == "POST":
         entry = get_object_or_404(Entry, pk=_pk(request.POST.get("entry")), account=account)
         try:
-            if not form.is_valid():
+            if not reverse_form.is_valid():
                 raise ValidationError({"reason": _("Write down why the entry is reversed.")})
-            services.reverse_entry(request.user, entry, reason=form.cleaned_data["reason"])
+            services.reverse_entry(request.user, entry, reason=reverse_form.cleaned_data["reason"])
         except ValidationError as exc:
             messages.error(request, _error_text(exc))
         else:
             messages.success(request, _("Entry reversed."))
         return redirect("points:account", account.pk)
+    household = account.household or (account.person.household if account.person_id else None)
     return render(request, "points/account.html", {
         "account": account, "entries": account.entries.select_related("actor", "rule", "reverses")[:200],
-        "can_reverse": request.user.has_perm("points.reverse_entry", account)})
+        "household": household if household and request.user.has_perm("points.view_household", household) else None,
+        "can_reverse": request.user.has_perm("points.reverse_entry", account),
+        "award_form": award_form if can_award else None})
+
+
+@login_required
+def volunteer_record(request, pk):
+    account = get_object_or_404(Account.objects.select_related("place", "person", "household"), pk=pk)
+    return xlsx_response(services.volunteer_record_workbook(request.user, account), f"volunteer-{account.pk}.xlsx")
+
+
+@login_required
+def household_detail(request, pk):
+    household = get_object_or_404(Household.objects.select_related("place"), pk=pk)
+    points = services.household_points(request.user, household)
+    if request.method == "POST":
+        services.open_household_account(request.user, household)
+        messages.success(request, _("Household account opened."))
+        return redirect("points:household", household.pk)
+    return render(request, "points/household.html", {
+        "points": points, "household": household, "entries": points.entries()[:200],
+        "can_open": points.account is None and request.user.has_perm("points.award", household)})
+
+
+@login_required
+def households_page(request, place_pk):
+    place = get_object_or_404(Place, pk=place_pk)
+    query = request.GET.get("q", "")
+    households = services.households_in(request.user, place, query)
+    return render(request, "points/households.html", {"place": place, "q": query, "households": households[:100],
+                                                      "more": households[100:101].exists()})
+
+
+@login_required
+@require_POST
+def policy(request, place_pk):
+    place = get_object_or_404(Place, pk=place_pk)
+    form = PolicyForm(request.POST)
+    form.is_valid()  # two check boxes: anything unticked is False
+    services.set_policy(request.user, place, **form.cleaned_data)
+    messages.success(request, _("Saved."))
+    return redirect("points:place", place.pk)
+
+
+def leaderboard(request, place_pk):
+    """Public where the community switched it on; no login needed then."""
+    place = get_object_or_404(Place, pk=place_pk)
+    return render(request, "points/leaderboard.html", {
+        "place": place, "rows": services.leaderboard(request.user, place),
+        "policy": services.policy_for(place)})
 
 
 @login_required
 def report_page(request, place_pk):
     place = get_object_or_404(Place, pk=place_pk)
     require(request.user, "points.report", place)
+    form = PeriodForm(request.GET or None)
+    period = form.cleaned_data if form.is_valid() else {}
+    since, until = services.day_start(period.get("since")), services.day_start(period.get("until"))
     if request.GET.get("format") == "xlsx":
-        return xlsx_response(services.report_workbook(request.user, place), f"points-{place.pk}.xlsx")
-    rows, totals = services.report(request.user, place)
-    return render(request, "points/report.html", {"place": place, "rows": rows, "totals": totals})
+        return xlsx_response(services.report_workbook(request.user, place, since, until), f"points-{place.pk}.xlsx")
+    return render(request, "points/report.html", {"form": form, "query": request.GET.urlencode(),
+                                                  **services.report(request.user, place, since, until)})

@@ -6,9 +6,10 @@ import pytest
 
 from gongzhi.accounts.roles import Role
 from gongzhi.core.testing import browser_login as login
+from gongzhi.core.testing import follow
 from gongzhi.points.models import PointsRule
 
-from .helpers import activity, store_item
+from .helpers import activity, funded_account, store_item
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -76,3 +77,43 @@ def test_volunteer_earn_redeem_collect(world, page, live_server):
     ledger = page.inner_text("[data-testid=ledger]")
     assert "+40" in ledger and "+5" in ledger and "-30" in ledger and "洗衣液" in ledger
     assert page.inner_text("[data-testid=balance]") == "15"
+
+
+def test_village_counts_members_towards_household_and_publishes_leaderboard(world, page, live_server):
+    """Staff open a household account, adjust it and switch the policy on; the resident's phone shows the same
+    household total as the services; the public leaderboard shows surnames only."""
+    funded_account(world, 20)
+    base = live_server.url
+    login(page, base, "community")
+    page.goto(f"{base}/points/places/{world.community.pk}/households/")
+    page.fill("#q", "101")
+    follow(page.locator("main form button"))
+    follow(page.locator("[data-testid=households] a"))
+    follow(page.locator("[data-testid=open-account]"))
+    follow(page.get_by_role("link", name="户积分账户", exact=True))
+    page.fill("#id_amount", "30")
+    page.fill("#id_reason", "文明家庭户")
+    follow(page.locator("[data-testid=award]"))
+    assert page.inner_text("[data-testid=balance]") == "30"
+    page.goto(f"{base}/points/places/{world.community.pk}/")
+    page.check("#id_household_includes_members")
+    page.check("#id_public_leaderboard")
+    follow(page.locator("[data-testid=save-policy]"))
+    follow(page.locator("form[action*=logout] button"))
+
+    login(page, base, "resident")
+    page.goto(f"{base}/points/")
+    assert page.inner_text("[data-testid=balance]") == "20"
+    assert page.inner_text("[data-testid=household-total]") == "50"
+    follow(page.locator("text=家庭积分明细"))
+    assert page.inner_text("[data-testid=household-total]") == "50"
+    ledger = page.inner_text("[data-testid=ledger]")
+    assert "文明家庭户" in ledger and "开户测试" in ledger
+    assert page.evaluate("document.documentElement.scrollWidth <= 390")  # fits the phone
+    follow(page.locator("form[action*=logout] button"))
+
+    page.goto(f"{base}/points/places/{world.community.pk}/leaderboard/")
+    board = page.inner_text("[data-testid=leaderboard]")
+    assert "张*家" in board and "50" in board and "张三" not in board
+    # Styling comes from the points stylesheet, not inline styles.
+    assert page.eval_on_selector("[data-testid=leaderboard] li", "e => getComputedStyle(e).display") == "flex"

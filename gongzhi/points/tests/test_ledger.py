@@ -8,6 +8,8 @@ from django.utils import timezone
 from gongzhi.points import services
 from gongzhi.points.models import Account, Claim, Entry, Redemption
 
+from gongzhi.core.testing import image_upload
+
 from .helpers import activity, funded_account, store_item
 
 pytestmark = pytest.mark.django_db
@@ -97,20 +99,18 @@ def test_rule_cap_role_and_evidence(world):
 
 
 def test_claim_approve_and_reject(world):
-    from django.core.files.uploadedfile import SimpleUploadedFile
     rule = services.create_rule(world.community_worker, world.community, name="见义勇为", points=50,
                                 evidence_required=True)
     with pytest.raises(ValidationError):
         services.submit_claim(world.resident, rule, description="救人")
-    photo = SimpleUploadedFile("p.jpg", b"\xff\xd8\xff\xe0fake", content_type="image/jpeg")
-    claim = services.submit_claim(world.resident, rule, description="救人", evidence=photo)
+    claim = services.submit_claim(world.resident, rule, description="救人", evidence=image_upload("p.jpg"))
     with pytest.raises(PermissionDenied):
         services.approve_claim(world.grid_worker_a, claim)
     assert services.pending_claims(world.community_worker, world.community) == [claim]
     claim = services.approve_claim(world.community_worker, claim)
     assert claim.status == Claim.Status.APPROVED and claim.entry.amount == 50
     assert services.approve_claim(world.community_worker, claim).entry_id == claim.entry_id
-    second = services.submit_claim(world.resident, rule, description="再次", evidence=photo)
+    second = services.submit_claim(world.resident, rule, description="再次", evidence=image_upload("p.png"))
     with pytest.raises(ValidationError):
         services.reject_claim(world.community_worker, second, reason="")
     services.reject_claim(world.community_worker, second, reason="无证据")
@@ -206,10 +206,9 @@ def test_expiry(world):
 
 def test_report(world):
     funded_account(world, 40)
-    rows, totals = services.report(world.community_worker, world.community)
-    assert totals == {"earned": 40, "spent": 0, "balance": 40}
-    data = services.report_workbook(world.community_worker, world.community)
-    assert data[:2] == b"PK"
+    data = services.report(world.community_worker, world.community)
+    assert data["totals"] == {"earned": 40, "spent": 0, "expired": 0, "balance": 40}
+    assert services.report_workbook(world.community_worker, world.community)[:2] == b"PK"
     with pytest.raises(PermissionDenied):
         services.report(world.resident, world.community)
 
