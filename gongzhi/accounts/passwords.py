@@ -7,7 +7,11 @@ from django.contrib.auth.hashers import check_password
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import ngettext, ngettext_lazy
+
+# Django 5.2 changed its minimum-length message and its Chinese catalog lacks the new one: translated in ours.
+DJANGO_TOO_SHORT = ngettext_lazy("This password is too short. It must contain at least %d character.",
+                                 "This password is too short. It must contain at least %d characters.", "n")
 
 CLASSES = (str.islower, str.isupper, str.isdigit, lambda c: c in string.punctuation or c == " ")
 
