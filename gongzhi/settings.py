@@ -132,7 +132,7 @@ LOGIN_REDIRECT_URL = "core:home"
 LOGOUT_REDIRECT_URL = "accounts:login"
 
 # Behind a reverse proxy: how many proxies in front of Gongzhi append to X-Forwarded-For. 0 (the default) ignores
-# that header, which a client could forge; 1 for one nginx. Used for lockout, rate limits and the audit log.
+# that header, which a client could forge; 1 for one nginx. Used for lockout and rate limits (core.ratelimit.client_ip).
 GONGZHI_TRUSTED_PROXY_COUNT = int(os.environ.get("GONGZHI_TRUSTED_PROXY_COUNT", "0"))
 
 # Lockout (django-axes): 5 failures per account+address lock it for 30 minutes (by account and address, so an
@@ -188,7 +188,7 @@ GONGZHI_IMPORT_MAX_BYTES = 20 * 1024 * 1024
 
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
-    # Rate-limit counters must be shared by all gunicorn workers in production (`gongzhi createcachetable`).
+    # Rate-limit counters are shared by all gunicorn workers in production (table made by accounts' migration 0004).
     "ratelimit": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "gongzhi_ratelimit"}
     if PRODUCTION else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "ratelimit"},
 }
