@@ -4,11 +4,11 @@ who am I; change my password."""
 from datetime import timedelta
 
 from django.contrib.auth import authenticate
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils.translation import gettext as _
 from ninja import Field, Router, Schema
 
-from . import services
+from . import otp, services
 from .models import ApiToken
 
 router = Router(tags=["auth"])
@@ -60,7 +60,11 @@ def issue_token(request, credentials: Credentials):
     if user is None:
         raise PermissionDenied(_("Wrong username/phone or password."))
     if user.needs_otp:
-        services.verify_otp(user, credentials.otp)
+        try:
+            services.verify_otp(user, credentials.otp)
+        except ValidationError:
+            otp.report_failure(request, user)
+            raise
     key = ApiToken.issue(user, name="api", lifetime=timedelta(days=TOKEN_DAYS))
     return {"token": key, "expires_in_days": TOKEN_DAYS}
 

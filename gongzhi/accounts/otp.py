@@ -4,6 +4,7 @@ import base64
 import io
 
 from django.conf import settings
+from django.contrib.auth.signals import user_login_failed
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -31,6 +32,11 @@ def qr_data_uri(device) -> str:
     out = io.BytesIO()
     qrcode.make(device.config_url, image_factory=qrcode.image.svg.SvgPathFillImage, box_size=12).save(out)
     return "data:image/svg+xml;base64," + base64.b64encode(out.getvalue()).decode()
+
+
+def report_failure(request, user):
+    """A wrong code is a failed login: the audit log records it and django-axes counts it towards the lockout."""
+    user_login_failed.send(sender=__name__, credentials={"username": user.get_username()}, request=request)
 
 
 def current_code(device) -> str:

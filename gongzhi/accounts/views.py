@@ -1,8 +1,9 @@
 """Login, the second-factor step (enrol or verify a TOTP code), password change, logout; lockout is django-axes' job."""
 
 import django_otp
+from axes.handlers.proxy import AxesProxyHandler
 from django.contrib import messages
-from django.contrib.auth import update_session_auth_hash
+from django.contrib.auth import logout, update_session_auth_hash
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -37,12 +38,16 @@ def otp_step(request):
     user = request.user
     if not user.needs_otp or user.is_verified():
         return redirect(_next(request))
+    if AxesProxyHandler.is_locked(request, credentials={"username": user.get_username()}):
+        logout(request)  # wrong codes count like wrong passwords: locked until the cool-off has passed
+        return render(request, "accounts/locked.html", status=429)
     enrolling = otp.confirmed_device(user) is None
     form = OtpForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
             device = services.verify_otp(user, form.cleaned_data["otp"], enrolling=enrolling)
         except ValidationError as exc:
+            otp.report_failure(request, user)
             show_errors(form, exc)
         else:
             django_otp.login(request, device)

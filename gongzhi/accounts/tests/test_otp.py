@@ -6,6 +6,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from gongzhi.accounts.otp import current_code
 from gongzhi.accounts.roles import Role
+from gongzhi.core.models import AuditEvent
 from gongzhi.core.testing import PASSWORD, fresh_totp_code, make_user, totp_device
 
 pytestmark = pytest.mark.django_db
@@ -44,6 +45,7 @@ def test_staff_login_asks_for_the_code_and_refuses_a_wrong_one(world):
                                            else "111111"})
     assert wrong.status_code == 200 and "验证码错误" in wrong.content.decode()
     assert client.get("/").status_code == 302
+    assert AuditEvent.objects.filter(action="login_failed", username="community").exists()
     right = client.post("/accounts/otp/", {"otp": fresh_totp_code(world.community_worker), "next": "/"})
     assert right.status_code == 302 and right["Location"] == "/"
     assert client.get("/").status_code == 200
@@ -119,3 +121,19 @@ def test_repeated_wrong_codes_are_throttled(world):
     # Right after failures django-otp refuses even the right code until the back-off has passed.
     response = client.post("/accounts/otp/", {"otp": current_code(device)})
     assert response.status_code == 200 and client.get("/").status_code == 302
+
+
+def test_five_wrong_codes_lock_the_account_like_wrong_passwords(world, settings):
+    device = totp_device(world.bureau)
+    client = Client()
+    password_login(client, "bureau")
+    wrong = "999999" if current_code(device) != "999999" else "888888"
+    statuses = []
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        TOTPDevice.objects.filter(pk=device.pk).update(throttling_failure_count=0)  # past django-otp's back-off
+        statuses.append(client.post("/accounts/otp/", {"otp": wrong}).status_code)
+    assert statuses == [200] * (settings.AXES_FAILURE_LIMIT - 1) + [429]
+    late = client.post("/accounts/otp/", {"otp": fresh_totp_code(world.bureau)})  # the right code, too late
+    assert "锁定" in late.content.decode()
+    assert client.get("/").status_code == 302
+    assert password_login(Client(), "bureau").status_code == 429  # and the password too
