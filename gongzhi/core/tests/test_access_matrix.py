@@ -7,6 +7,7 @@ from datetime import date
 import pytest
 from django.conf import settings
 from django.urls import URLPattern, URLResolver, get_resolver
+from django.utils import timezone
 
 from gongzhi.accounts.roles import Role
 from gongzhi.core.testing import make_user, square, valid_id
@@ -25,10 +26,12 @@ LOGIN_PAGES = (settings.LOGIN_URL if settings.LOGIN_URL.startswith("/") else "/a
 
 # Which record an id in a path names: by parameter name, or for a bare <pk> by the path before it.
 KIND_OF_PARAM = {"place_id": "place", "place_pk": "place", "household_id": "household", "household_pk": "household",
-                 "person_id": "person", "appeal_id": "appeal", "topic_id": "topic", "account_id": "account"}
+                 "person_id": "person", "appeal_id": "appeal", "topic_id": "topic", "meeting_id": "meeting",
+                 "account_id": "account", "entry_id": "entry"}
 KIND_OF_PK = [(r"^/places/<pk>/", "place"), (r"^/registry/households/<pk>/", "household"),
               (r"^/registry/persons/<pk>/", "person"), (r"^/appeals/<pk>/", "appeal"),
-              (r"^/deliberation/topics/<pk>/", "topic"), (r"^/points/accounts/<pk>/", "account")]
+              (r"^/deliberation/topics/<pk>/", "topic"), (r"^/deliberation/meetings/<pk>/", "meeting"),
+              (r"^/points/accounts/<pk>/", "account")]
 # Path parts that are not ids: a real value, so the request reaches the permission check.
 OTHER_PARAMS = {"action": "accept", "token": "x", "url": "x"}
 
@@ -238,7 +241,8 @@ def test_role_cannot_reach_another_places_records(client, api_client, matrix, ac
 
 class Matrix:
     """build_world plus: a resident login in grid B, a household in the neighbour community, and for each of
-    the three sides (a: grid A, b: grid B, c: neighbour community) an appeal, a topic and a points account."""
+    the three sides (a: grid A, b: grid B, c: neighbour community) an appeal, a topic, a meeting, a points
+    account and an entry in it."""
 
     def __init__(self, w):
         from gongzhi.places.models import Kind
@@ -255,23 +259,27 @@ class Matrix:
         person_c = Person(household=household_c, name="王五", gender="M", id_number=valid_id(seq="033"),
                           birth_date=date(1975, 5, 5), phone="13800000003", relation=Person.Relation.HEAD)
         person_c.save()
-        self.a = self._side(w.grid_a, w.household_a, w.person_a, w.resident)
-        self.b = self._side(w.grid_b, w.household_b, w.person_b, self.resident_b)
-        self.c = self._side(grid_c, household_c, person_c, None)
+        self.a = self._side(w.grid_a, w.household_a, w.person_a, w.resident, w.community_worker)
+        self.b = self._side(w.grid_b, w.household_b, w.person_b, self.resident_b, w.community_worker)
+        self.c = self._side(grid_c, household_c, person_c, None, w.other_worker)
 
-    def _side(self, grid, household, person, resident):
+    def _side(self, grid, household, person, resident, staff):
         from gongzhi.appeals import services as appeals
         from gongzhi.appeals.defaults import seed
         from gongzhi.appeals.models import Category
         from gongzhi.deliberation import services as deliberation
-        from gongzhi.points.services import account_for_household
+        from gongzhi.deliberation.models import Meeting
+        from gongzhi.points.services import account_for_household, award
 
         seed(Category)
         submitter = resident or self.w.other_worker
         appeal = appeals.submit(submitter, kind="complaint", category=Category.objects.get(code="noise"),
                                 description="楼下夜里施工噪音", place=household.place)
-        side = {"place": grid, "household": household, "person": person, "appeal": appeal,
-                "account": account_for_household(household)}
+        account = account_for_household(household)
+        side = {"place": grid, "household": household, "person": person, "appeal": appeal, "account": account,
+                "entry": award(staff, account, amount=5, reason="清理楼道", key=f"matrix-{grid.pk}"),
+                "meeting": deliberation.convene_meeting(staff, place=grid, kind=Meeting.Kind.BUILDING,
+                                                        title="楼栋会议", starts_at=timezone.now(), location="活动室")}
         if resident is not None:
             side["topic"] = deliberation.raise_topic(resident, place=grid, title="加装电梯", body="请讨论加装电梯。")
         return side
@@ -292,4 +300,4 @@ def test_the_matrix_finds_every_kind_of_id(client, matrix):
     operations, _ = api_operations(client)
     routes = [route for _, route in pages()] + [route for _, route, _ in operations]
     found = {kind_of(route, p) for route in routes for p in params(route)}
-    assert {"place", "household", "person", "appeal", "topic", "account"} <= found
+    assert {"place", "household", "person", "appeal", "topic", "meeting", "account", "entry"} <= found
