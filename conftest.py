@@ -13,6 +13,27 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
 
 
 @pytest.fixture
+def client(client):
+    """pytest-django's client; force_login also marks the second factor as given, as a real login would."""
+    from gongzhi.core.testing import mark_otp_verified
+    force_login = client.force_login
+
+    def force_login_verified(user, backend=None):
+        force_login(user, backend)
+        mark_otp_verified(client, user)
+
+    client.force_login = force_login_verified
+    return client
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits():
+    """Rate-limit counters live in a process-wide cache: each test starts with none."""
+    from django.core.cache import caches
+    caches["ratelimit"].clear()
+
+
+@pytest.fixture
 def world(db):
     from gongzhi.core.testing import build_world
     return build_world()

@@ -42,11 +42,15 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rules.apps.AutodiscoverRulesConfig",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "csp",
     "ninja",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -54,6 +58,9 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "gongzhi.core.middleware.SessionLifetimeMiddleware",
+    "gongzhi.core.ratelimit.RateLimitMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "gongzhi.accounts.middleware.OtpRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
@@ -103,24 +110,50 @@ AUTHENTICATION_BACKENDS = [
     "rules.permissions.ObjectPermissionBackend",
     "gongzhi.accounts.backends.PhoneOrUsernameBackend",
 ]
+# Passwords (等保 8.1.4.1): length, at least three of four character classes, none of the last N reused,
+# and a reminder after login once the password is older than the given age (0 turns the reminder off).
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+     "OPTIONS": {"min_length": int(os.environ.get("GONGZHI_PASSWORD_MIN_LENGTH", "8"))}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    {"NAME": "gongzhi.accounts.passwords.CharacterClassesValidator",
+     "OPTIONS": {"min_classes": int(os.environ.get("GONGZHI_PASSWORD_MIN_CLASSES", "3"))}},
+    {"NAME": "gongzhi.accounts.passwords.PasswordHistoryValidator",
+     "OPTIONS": {"history": int(os.environ.get("GONGZHI_PASSWORD_HISTORY", "5"))}},
 ]
+GONGZHI_PASSWORD_MAX_AGE_DAYS = int(os.environ.get("GONGZHI_PASSWORD_MAX_AGE_DAYS", "90"))
+
+# Second factor (django-otp TOTP) for staff above grid worker and admin-site users; see accounts/otp.py.
+OTP_TOTP_ISSUER = "共治 Gongzhi"
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "core:home"
 LOGOUT_REDIRECT_URL = "accounts:login"
 
-# Lockout (django-axes): 5 failures per account+address lock it for 30 minutes.
+# Behind a reverse proxy: how many proxies in front of Gongzhi append to X-Forwarded-For. 0 (the default) ignores
+# that header, which a client could forge; 1 for one nginx. Used for lockout and rate limits (core.ratelimit.client_ip).
+GONGZHI_TRUSTED_PROXY_COUNT = int(os.environ.get("GONGZHI_TRUSTED_PROXY_COUNT", "0"))
+
+# Lockout (django-axes): 5 failures per account+address lock it for 30 minutes (by account and address, so an
+# attacker elsewhere cannot lock a worker out; guessing from many addresses is slowed by the rate limits below).
 AXES_FAILURE_LIMIT = int(os.environ.get("GONGZHI_LOGIN_FAILURE_LIMIT", "5"))
 AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("GONGZHI_LOGIN_COOLOFF_MINUTES", "30")))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_LOCKOUT_TEMPLATE = "accounts/locked.html"
 AXES_RESET_ON_SUCCESS = True
-AXES_IPWARE_PROXY_COUNT = int(os.environ.get("GONGZHI_PROXY_COUNT", "0"))
-AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"]
+AXES_CLIENT_IP_CALLABLE = "gongzhi.core.ratelimit.client_ip"
+
+# Rate limits per client address: (methods, path regex, requests, seconds). Over the limit → 429.
+GONGZHI_RATE_LIMITS = [
+    ("POST", r"^/accounts/(login|otp|password)/$", 20, 60),
+    ("POST", r"^/admin/login/$", 20, 60),
+    ("POST", r"^/api/auth/(token|password)$", 20, 60),
+    ("POST", r"^/appeals/new/$", 10, 600),
+    ("POST", r"^/api/appeals/?$", 10, 600),
+    ("POST", r"^/open311/v2/requests\.(json|xml)$", 10, 600),
+]
+GONGZHI_RATE_LIMIT_CACHE = "ratelimit"
 
 # Sessions: idle timeout (refreshed on each request) plus an absolute lifetime.
 SESSION_COOKIE_AGE = int(os.environ.get("GONGZHI_SESSION_IDLE_SECONDS", str(30 * 60)))
@@ -153,7 +186,33 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 20 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 GONGZHI_IMPORT_MAX_BYTES = 20 * 1024 * 1024
 
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    # Rate-limit counters are shared by all gunicorn workers in production (table made by accounts' migration 0004).
+    "ratelimit": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "gongzhi_ratelimit"}
+    if PRODUCTION else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "ratelimit"},
+}
+
+# Content-Security-Policy (django-csp): scripts and styles only from our own static files, no inline code.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        # data: for the TOTP QR code; a deployment's map tile server, if any, is added by GONGZHI_CSP_IMG_SRC.
+        "img-src": ["'self'", "data:", *filter(None, os.environ.get("GONGZHI_CSP_IMG_SRC", "").split(","))],
+        "connect-src": ["'self'"],
+        "font-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
+X_FRAME_OPTIONS = "DENY"
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SESSION_COOKIE_SAMESITE = "Lax"
 
 LOGGING = {
     "version": 1,
@@ -179,7 +238,11 @@ if PRODUCTION:
     SECURE_HSTS_SECONDS = 31536000
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    # Only behind a TLS proxy that sets (and overwrites) X-Forwarded-Proto; otherwise a client could claim https.
+    if GONGZHI_TRUSTED_PROXY_COUNT:
+        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SESSION_COOKIE_NAME = "__Host-sessionid"
+    CSRF_COOKIE_NAME = "__Host-csrftoken"
     STORAGES = {
         "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
         "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},

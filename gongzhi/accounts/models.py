@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from gongzhi.core.crypto import EncryptedCharField, lookup_hash
 
-from .roles import Role
+from .roles import OTP_ROLES, Role
 
 
 class User(AbstractUser):
@@ -39,6 +39,11 @@ class User(AbstractUser):
     def scope(self):
         from .scope import Scope
         return Scope.for_user(self)
+
+    @property
+    def needs_otp(self) -> bool:
+        """Admin-site users and staff above grid worker must confirm a TOTP code after the password."""
+        return self.is_staff or self.is_superuser or bool(self.scope.roles() & OTP_ROLES)
 
 
 class RoleAssignment(models.Model):
@@ -86,3 +91,14 @@ class ApiToken(models.Model):
         if token is None or not token.user.is_active or (token.expires_at and token.expires_at < timezone.now()):
             return None
         return token.user
+
+
+class PasswordHistory(models.Model):
+    """Hashes of a user's recent passwords, so an old one cannot be reused; the newest row dates the current one."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="password_history")
+    password = models.CharField(max_length=128)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]

@@ -27,3 +27,6 @@ REGISTER_IMPORT_ROLES = frozenset({Role.COMMUNITY_WORKER, Role.COMMUNITY_SECRETA
 FULL_DATA_EXPORT_ROLES = frozenset({Role.COMMUNITY_SECRETARY})
 VISIT_ROLES = frozenset({Role.GRID_WORKER, Role.GRID_LEADER, Role.COMMUNITY_WORKER, Role.COMMUNITY_SECRETARY,
                          Role.BUILDING_HEAD, Role.PARTY_LIAISON})
+# Roles above grid worker: a second factor (TOTP) is required at login (等保 8.1.4.1 c).
+OTP_ROLES = frozenset({Role.COMMUNITY_WORKER, Role.COMMUNITY_SECRETARY, Role.SUBDISTRICT_OFFICER,
+                       Role.DEPARTMENT_LIAISON, Role.BUREAU_OFFICER})

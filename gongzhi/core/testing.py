@@ -4,7 +4,7 @@ from datetime import date
 from types import SimpleNamespace
 
 from gongzhi.accounts.models import RoleAssignment, User
-from gongzhi.accounts.roles import Role
+from gongzhi.accounts.roles import OTP_ROLES, Role
 from gongzhi.places.models import Kind
 from gongzhi.places.services import create_place
 from gongzhi.registry.models import Household, Person
@@ -17,11 +17,41 @@ def square(lng, lat, size=0.01):
                                                 [lng, lat + size], [lng, lat]]]}
 
 
-def make_user(username, role=None, place=None, **fields) -> User:
+def make_user(username, role=None, place=None, totp=True, **fields) -> User:
+    """A login with a role at a place; roles that need a second factor get a confirmed TOTP device
+    unless ``totp=False`` (a first login then enrols one)."""
     user = User.objects.create_user(username, password=PASSWORD, full_name=fields.pop("full_name", username), **fields)
     if role:
         RoleAssignment.objects.create(user=user, role=role, place=place)
+    if totp and role in OTP_ROLES:
+        totp_device(user)
     return user
+
+
+def totp_device(user):
+    """The user's confirmed TOTP device, created if missing."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from gongzhi.accounts.otp import confirmed_device
+    return confirmed_device(user) or TOTPDevice.objects.create(user=user, name="test", confirmed=True)
+
+
+def fresh_totp_code(user) -> str:
+    """A code the user's device accepts now; forgets the last used time step so a second login within
+    the same 30 seconds is not refused as a replay."""
+    from gongzhi.accounts.otp import current_code
+    device = totp_device(user)
+    type(device).objects.filter(pk=device.pk).update(last_t=-1, throttling_failure_count=0)
+    return current_code(device)
+
+
+def mark_otp_verified(client, user):
+    """What a correct TOTP code does to a session, for tests that log in with client.force_login."""
+    from django_otp import DEVICE_ID_SESSION_KEY
+    if user.needs_otp:
+        session = client.session
+        session[DEVICE_ID_SESSION_KEY] = totp_device(user).persistent_id
+        session.save()
 
 
 def valid_id(prefix="420704", born="19800101", seq="001") -> str:
@@ -85,11 +115,16 @@ def image_upload(name="photo.jpg", size=(64, 48), exif_gps=False):
 
 
 def browser_login(page, base_url, username, password=PASSWORD):
+    """Log in through the login page; when the one-time code step comes, type the code the user's app would show."""
     page.goto(f"{base_url}/accounts/login/")
     page.fill("#id_username", username)
     page.fill("#id_password", password)
     with page.expect_navigation():
         page.click("main button[type=submit]")
+    if "/accounts/otp/" in page.url and page.locator("[data-testid=otp-secret]").count() == 0:
+        page.fill("#id_otp", fresh_totp_code(User.objects.get(username=username)))
+        with page.expect_navigation():
+            page.click("main button[type=submit]")
 
 
 def follow(locator):

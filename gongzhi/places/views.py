@@ -1,7 +1,5 @@
 """Place pages: breadcrumbs, children, map of grid boundaries, households registered here."""
 
-import json
-
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
@@ -17,7 +15,7 @@ from .models import HOUSEHOLD_PARENT_KINDS, Place
 def _geojson(places):
     features = [{"type": "Feature", "geometry": p.boundary, "properties": {"id": p.pk, "name": p.name}}
                 for p in places if p.boundary]
-    return json.dumps({"type": "FeatureCollection", "features": features}, ensure_ascii=False) if features else ""
+    return {"type": "FeatureCollection", "features": features} if features else None
 
 
 @login_required
@@ -36,7 +34,7 @@ def place_detail(request, pk):
         "children": children,
         "households": households,
         "boundaries": _geojson([place] + children),
-        "points": json.dumps(points, ensure_ascii=False),
+        "points": points,
         "household_form": HouseholdForm() if can_edit and place.kind in HOUSEHOLD_PARENT_KINDS else None,
         "can_export": request.user.has_perm("registry.export_register", place),
         "can_export_full": request.user.has_perm("registry.export_full", place),

@@ -66,3 +66,19 @@ def test_absolute_session_lifetime(client, world):
 
 def test_idle_timeout_is_configured(settings):
     assert settings.SESSION_COOKIE_AGE <= 30 * 60 and settings.SESSION_SAVE_EVERY_REQUEST
+
+
+def test_idle_session_expires_and_activity_extends_it(client, world, settings):
+    from datetime import timedelta
+
+    from django.contrib.sessions.models import Session
+    from django.utils import timezone
+
+    login(client, "grid_a")
+    Session.objects.update(expire_date=timezone.now() + timedelta(seconds=60))
+    assert client.get("/").status_code == 200  # activity: the idle clock starts again
+    expires = Session.objects.get().expire_date
+    assert expires > timezone.now() + timedelta(seconds=settings.SESSION_COOKIE_AGE - 60)
+    Session.objects.update(expire_date=timezone.now() - timedelta(seconds=1))  # idle too long
+    response = client.get("/")
+    assert response.status_code == 302 and "/accounts/login/" in response["Location"]

@@ -1,9 +1,12 @@
 """The command line: demo data once, user creation, one-form import/export, the worker."""
 
 import io
+import re
+from base64 import b32encode
 
 import pytest
 from django.core.management import CommandError, call_command
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from openpyxl import load_workbook
 
 from gongzhi.accounts.models import User
@@ -21,6 +24,11 @@ def test_demo_loads_once_and_is_kept(tmp_path):
     call_command("demo", stdout=out)
     assert "already loaded" in out.getvalue()
     assert (Place.objects.count(), Household.objects.count(), Person.objects.count(), User.objects.count()) == counts
+    # the admin and staff above grid worker have fixed demo authenticator secrets, printed as otpauth URIs
+    uris = dict(re.findall(r"^\s+(\S+)\s+(otpauth://\S+)$", out.getvalue(), re.M))
+    assert set(uris) == {"admin", "bureau", "subdistrict", "secretary", "community", "village", "police"}
+    device = TOTPDevice.objects.get(user__username="secretary", confirmed=True)
+    assert f"secret={b32encode(device.bin_key).decode()}" in uris["secretary"]
     # every demo person has a valid, decryptable ID number; the export round-trips through import unchanged
     path = tmp_path / "export.xlsx"
     call_command("register_export", place="420704001001", user="secretary", output=str(path), full=True, stdout=io.StringIO())
