@@ -24,8 +24,11 @@ HOUSEHOLD_FIELDS = ("door_no", "area_m2", "tenure", "notes")
 def require(user, perm, obj=None):
     """Raise PermissionDenied unless the user holds the rule; one place for the check and its log."""
     if not user.has_perm(perm, obj):
-        audit.record(AuditEvent.Action.DENIED, user=user, obj=obj, detail=perm)
-        raise PermissionDenied(_("You do not have permission to do this here."))
+        exc = PermissionDenied(_("You do not have permission to do this here."))
+        exc.audit_obj, exc.audit_detail = obj, perm
+        if audit.current_request() is None:  # in a request the audit hook records it, after any rollback
+            audit.denied(None, exc)
+        raise exc
 
 
 def clean_person_data(data: dict) -> dict:
