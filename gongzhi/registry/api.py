@@ -182,6 +182,10 @@ def visible_household(user, household_id) -> Household:
     return household
 
 
+def _person(person_id) -> Person:
+    return get_object_or_404(Person.objects.select_related("household__place"), pk=person_id)
+
+
 @router.get("/places/{place_id}/households", response=list[HouseholdRow])
 @paginate
 def list_households(request, place_id: int):
@@ -214,27 +218,27 @@ def add_person(request, household_id: int, payload: PersonIn):
 @router.get("/persons/{person_id}", response=PersonFull)
 def person_detail(request, person_id: int):
     """The full, unmasked record; every call is written to the access log."""
-    person = get_object_or_404(Person.objects.select_related("household__place"), pk=person_id)
+    person = _person(person_id)
     return services.view_person_full(request.user, person, request=request)
 
 
 @router.patch("/persons/{person_id}", response=PersonFull)
 def update_person(request, person_id: int, payload: PersonPatch):
-    person = get_object_or_404(Person.objects.select_related("household__place"), pk=person_id)
+    person = _person(person_id)
     return services.update_person(request.user, person, **payload.dict(exclude_none=True))
 
 
 @router.post("/persons/{person_id}/departure", response=PersonFull)
 def record_departure(request, person_id: int, payload: DepartureIn):
     """Record that a person moved away or died; the retention period before anonymisation starts that day."""
-    person = get_object_or_404(Person.objects.select_related("household__place"), pk=person_id)
+    person = _person(person_id)
     return services.record_departure(request.user, person, **payload.dict())
 
 
 @router.post("/persons/{person_id}/anonymise", response=PersonFull)
 def anonymise_person(request, person_id: int, payload: AnonymiseIn):
     """Irreversibly anonymise a departed person's record after the retention period; send `confirm: true`."""
-    person = get_object_or_404(Person.objects.select_related("household__place"), pk=person_id)
+    person = _person(person_id)
     if not payload.confirm:
         raise ValidationError({"confirm": [_("Confirm that this cannot be undone.")]})
     return services.anonymise_person(request.user, person, reason=payload.reason)

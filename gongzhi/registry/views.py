@@ -21,6 +21,14 @@ from .forms import AnonymiseForm, DepartureForm, HouseholdForm, ImportForm, Pers
 from .models import Household, Person
 
 
+def _person(pk) -> Person:
+    return get_object_or_404(Person.objects.select_related("household__place"), pk=pk)
+
+
+def _errors_text(form) -> str:
+    return " ".join(e for errs in form.errors.values() for e in errs)
+
+
 def _household(user, pk) -> Household:
     household = get_object_or_404(Household.objects.select_related("place"), pk=pk)
     services.require(user, "registry.view_household", household)
@@ -40,8 +48,7 @@ def household_create(request, place_pk):
         else:
             messages.success(request, _("Household registered."))
             return redirect("registry:household", household.pk)
-    messages.error(request, _("The household was not registered: %(errors)s") % {
-        "errors": " ".join(e for errs in form.errors.values() for e in errs)})
+    messages.error(request, _("The household was not registered: %(errors)s") % {"errors": _errors_text(form)})
     return redirect("places:detail", place.pk)
 
 
@@ -73,7 +80,7 @@ def household_detail(request, pk):
 
 @login_required
 def person_detail(request, pk):
-    person = get_object_or_404(Person.objects.select_related("household__place"), pk=pk)
+    person = _person(pk)
     services.view_person_full(request.user, person, request=request)
     can_edit = request.user.has_perm("registry.change_person", person)
     form = None
@@ -102,7 +109,7 @@ def person_detail(request, pk):
 @login_required
 @require_POST
 def person_departure(request, pk):
-    person = get_object_or_404(Person.objects.select_related("household__place"), pk=pk)
+    person = _person(pk)
     form = DepartureForm(request.POST)
     if form.is_valid():
         try:
@@ -112,14 +119,14 @@ def person_departure(request, pk):
         else:
             messages.success(request, _("Saved."))
             return redirect("registry:person", person.pk)
-    messages.error(request, " ".join(e for errs in form.errors.values() for e in errs))
+    messages.error(request, _errors_text(form))
     return redirect("registry:person", person.pk)
 
 
 @login_required
 def person_anonymise(request, pk):
     """Confirm, then irreversibly anonymise a record whose purpose has ended."""
-    person = get_object_or_404(Person.objects.select_related("household__place"), pk=pk)
+    person = _person(pk)
     services.require(request.user, "registry.anonymise_person", person)
     form = AnonymiseForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
