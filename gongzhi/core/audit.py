@@ -220,15 +220,15 @@ def archive(now=None, retention_days=None) -> AuditArchive | None:
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
         tmp.replace(folder / name)
-        record_ = AuditArchive(file=name, first_seq=rows[0]["seq"], last_seq=rows[-1]["seq"], anchor_hash=anchor_hash,
+        archived = AuditArchive(file=name, first_seq=rows[0]["seq"], last_seq=rows[-1]["seq"], anchor_hash=anchor_hash,
                                last_hash=rows[-1]["hash"], count=len(rows),
                                sha256=hashlib.sha256((folder / name).read_bytes()).hexdigest())
-        record_.mac = _archive_mac(record_)
-        record_.save()
+        archived.mac = _archive_mac(archived)
+        archived.save()
         AuditEvent.objects.filter(seq__lte=rows[-1]["seq"]).delete()
-    record(AuditEvent.Action.ARCHIVE, object_type="core.auditarchive", object_id=str(record_.pk),
-           detail=f"entries #{record_.first_seq}–#{record_.last_seq} moved to {name}")
-    return record_
+    record(AuditEvent.Action.ARCHIVE, object_type="core.auditarchive", object_id=str(archived.pk),
+           detail=f"entries #{archived.first_seq}–#{archived.last_seq} moved to {name}")
+    return archived
 
 
 def read_archive(path: Path) -> tuple[dict, list[dict]]:
