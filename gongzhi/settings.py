@@ -64,6 +64,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
+    "gongzhi.core.audit.AuditMiddleware",
 ]
 
 ROOT_URLCONF = "gongzhi.urls"
@@ -247,3 +248,12 @@ if PRODUCTION:
         "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
         "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
     }
+
+# Audit trail (core.audit): the key of its keyed-hash chain, and how long entries stay in the table before
+# `gongzhi audit archive` moves them into var/audit/ (security logs must be kept at least six months).
+GONGZHI_AUDIT_KEY = os.environ["GONGZHI_AUDIT_KEY"]
+GONGZHI_AUDIT_RETENTION_DAYS = int(os.environ.get("GONGZHI_AUDIT_RETENTION_DAYS", "190"))
+# Personal information: how long after a person moved away or died the record may be anonymised, and the
+# contact named in the privacy notice.
+GONGZHI_PERSON_RETENTION_DAYS = int(os.environ.get("GONGZHI_PERSON_RETENTION_DAYS", str(3 * 365)))
+GONGZHI_PRIVACY_CONTACT = os.environ.get("GONGZHI_PRIVACY_CONTACT", "")

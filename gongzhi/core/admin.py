@@ -1,15 +1,12 @@
-"""The audit log is read-only in the admin."""
+"""The audit trail in the admin: list and search only; no one (superusers included) adds, edits or deletes."""
 
 from django.contrib import admin
 
-from .models import AuditEvent
+from .models import AuditArchive, AuditEvent
 
 
-@admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
-    list_display = ("at", "username", "action", "object_type", "object_id", "client_ip")
-    list_filter = ("action",)
-    search_fields = ("username", "object_id")
+class ReadOnlyAdmin(admin.ModelAdmin):
+    actions = None
 
     def has_add_permission(self, request):
         return False
@@ -19,3 +16,18 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnlyAdmin):
+    list_display = ("seq", "at", "username", "action", "outcome", "object_type", "object_id", "detail", "client_ip")
+    list_filter = ("action", "outcome")
+    search_fields = ("username", "object_type", "object_id", "detail", "client_ip")
+    date_hierarchy = "at"
+    readonly_fields = [f.name for f in AuditEvent._meta.fields]
+
+
+@admin.register(AuditArchive)
+class AuditArchiveAdmin(ReadOnlyAdmin):
+    list_display = ("file", "first_seq", "last_seq", "count", "created_at")
+    readonly_fields = [f.name for f in AuditArchive._meta.fields]

@@ -9,6 +9,8 @@ from ninja.security import HttpBearer, django_auth
 
 from gongzhi.accounts.models import ApiToken
 
+from . import audit
+
 
 class BearerToken(HttpBearer):
     def authenticate(self, request, token):
@@ -44,6 +46,7 @@ def _validation_error(request, exc):
 
 @api.exception_handler(PermissionDenied)
 def _denied(request, exc):
+    audit.denied(request, exc)
     return api.create_response(request, error_body(str(exc) or _("You do not have permission to do this here.")),
                                status=403)
 

@@ -45,3 +45,10 @@ def run_job(job: Job) -> bool:
     except Exception:  # one failing job must not stop the others
         log.exception("job %s failed", job.name)
         return False
+
+
+@periodic(every_seconds=24 * 3600)
+def archive_audit_trail():
+    """Move audit entries older than the retention (GONGZHI_AUDIT_RETENTION_DAYS) into an archive file."""
+    from . import audit
+    audit.archive()

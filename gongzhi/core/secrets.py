@@ -5,7 +5,7 @@ import os
 import secrets
 from pathlib import Path
 
-KEYS = ("GONGZHI_SECRET_KEY", "GONGZHI_DATA_KEYS", "GONGZHI_HASH_KEY")
+KEYS = ("GONGZHI_SECRET_KEY", "GONGZHI_DATA_KEYS", "GONGZHI_HASH_KEY", "GONGZHI_AUDIT_KEY")
 
 
 def _generate(name: str) -> str:

@@ -131,3 +131,25 @@ def follow(locator):
     """Click a link or submit button and wait for the page it leads to."""
     with locator.page.expect_navigation():
         locator.click()
+
+
+def add_activity(w):
+    """Records in every app for the world's resident, through the apps' services: an appeal with a photo,
+    points earned, a topic raised and co-signed, a vote cast."""
+    from gongzhi.appeals import services as appeals
+    from gongzhi.appeals.defaults import seed
+    from gongzhi.appeals.models import Category
+    from gongzhi.deliberation import services as deliberation
+    from gongzhi.points import services as points
+
+    seed(Category)  # a transactional test elsewhere may have flushed the migration's rows
+    w.appeal = appeals.submit(w.resident, kind="complaint", category=Category.objects.get(code="noise"),
+                              description="楼下夜里施工噪音", latitude=30.395, longitude=114.885,
+                              contact_name="张三", contact_phone="13800000001", photo=image_upload())
+    w.points_account = points.account_for_person(w.person_a)
+    w.entry = points.award(w.community_worker, w.points_account, amount=20, reason="义务劳动", key="activity-1")
+    w.topic = deliberation.raise_topic(w.resident, place=w.community, title="加装电梯", body="1栋想加装电梯")
+    w.signature = deliberation.cosign(w.resident, w.topic)
+    w.vote = deliberation.open_vote(w.secretary, place=w.community, title="是否加装电梯", rules={}, topic=w.topic)
+    w.ballot = deliberation.cast_ballot(w.resident, w.vote, "yes")
+    return w

@@ -1,9 +1,12 @@
 """API for the register: households, persons (masked unless opened), visits, one-form import/export."""
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
+from django.core.exceptions import ValidationError
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
 from ninja import File, Form, Router, Schema
 from ninja.files import UploadedFile
 from ninja.pagination import paginate
@@ -11,7 +14,7 @@ from ninja.pagination import paginate
 from gongzhi.core.http import xlsx_response
 from gongzhi.places.api import visible_place
 
-from . import oneform, services
+from . import oneform, personal, services
 from .models import Household, Person, Visit
 
 router = Router(tags=["registry"])
@@ -119,6 +122,16 @@ class PersonPatch(Schema):
     notes: str | None = None
 
 
+class DepartureIn(Schema):
+    departed: str
+    departed_on: date | None = None
+
+
+class AnonymiseIn(Schema):
+    reason: str
+    confirm: bool = False
+
+
 class VisitIn(Schema):
     visited_at: datetime | None = None
     met: str = ""
@@ -169,6 +182,10 @@ def visible_household(user, household_id) -> Household:
     return household
 
 
+def _person(person_id) -> Person:
+    return get_object_or_404(Person.objects.select_related("household__place"), pk=person_id)
+
+
 @router.get("/places/{place_id}/households", response=list[HouseholdRow])
 @paginate
 def list_households(request, place_id: int):
@@ -201,14 +218,43 @@ def add_person(request, household_id: int, payload: PersonIn):
 @router.get("/persons/{person_id}", response=PersonFull)
 def person_detail(request, person_id: int):
     """The full, unmasked record; every call is written to the access log."""
-    person = get_object_or_404(Person.objects.select_related("household__place"), pk=person_id)
+    person = _person(person_id)
     return services.view_person_full(request.user, person, request=request)
 
 
 @router.patch("/persons/{person_id}", response=PersonFull)
 def update_person(request, person_id: int, payload: PersonPatch):
-    person = get_object_or_404(Person.objects.select_related("household__place"), pk=person_id)
+    person = _person(person_id)
     return services.update_person(request.user, person, **payload.dict(exclude_none=True))
+
+
+@router.post("/persons/{person_id}/departure", response=PersonFull)
+def record_departure(request, person_id: int, payload: DepartureIn):
+    """Record that a person moved away or died; the retention period before anonymisation starts that day."""
+    person = _person(person_id)
+    return services.record_departure(request.user, person, **payload.dict())
+
+
+@router.post("/persons/{person_id}/anonymise", response=PersonFull)
+def anonymise_person(request, person_id: int, payload: AnonymiseIn):
+    """Irreversibly anonymise a departed person's record after the retention period; send `confirm: true`."""
+    person = _person(person_id)
+    if not payload.confirm:
+        raise ValidationError({"confirm": [_("Confirm that this cannot be undone.")]})
+    return services.anonymise_person(request.user, person, reason=payload.reason)
+
+
+@router.get("/me/data")
+def my_data(request):
+    """Everything held about the caller, as JSON (each call is written to the audit trail)."""
+    return HttpResponse(personal.download(request.user, "json", request=request),
+                        content_type="application/json; charset=utf-8")
+
+
+@router.get("/me/data.xlsx")
+def my_data_xlsx(request):
+    """Everything held about the caller, as a spreadsheet (each call is written to the audit trail)."""
+    return xlsx_response(personal.download(request.user, "xlsx", request=request), "my-data.xlsx")
 
 
 @router.get("/households/{household_id}/visits", response=list[VisitOut])

@@ -45,3 +45,15 @@ class ImportForm(forms.Form):
     def __init__(self, *args, communities, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["community"].queryset = communities
+
+
+class DepartureForm(forms.Form):
+    departed = forms.ChoiceField(label=_("Left the register because"), choices=Person.Departure.choices)
+    departed_on = forms.DateField(label=_("On"), required=False, widget=forms.DateInput(attrs={"type": "date"}),
+                                  help_text=_("Leave empty for today."))
+
+
+class AnonymiseForm(forms.Form):
+    reason = forms.CharField(label=_("Reason"), max_length=300,
+                             help_text=_("e.g. moved away in 2021, retention period over"))
+    confirm = forms.BooleanField(label=_("I understand that this cannot be undone."))

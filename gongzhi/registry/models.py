@@ -90,6 +90,10 @@ class Person(models.Model):
         LEAGUE_MEMBER = "league_member", _("League member")
         OTHER = "other", _("Other")
 
+    class Departure(models.TextChoices):
+        MOVED_AWAY = "moved_away", _("Moved away")
+        DECEASED = "deceased", _("Deceased")
+
     household = models.ForeignKey(Household, null=True, blank=True, on_delete=models.PROTECT,
                                   related_name="members", verbose_name=_("household"))
     name = models.CharField(_("name"), max_length=50)
@@ -107,6 +111,11 @@ class Person(models.Model):
     tags = models.CharField(_("special groups"), max_length=200, blank=True,
                             help_text=_("e.g. elderly living alone, disabled, low income; separated by commas"))
     notes = models.TextField(_("notes"), blank=True)
+    # The purpose of holding the record ends when the person moves away or dies; after the retention period
+    # the record may be anonymised (services.anonymise_person), keeping the row so statistics stay whole.
+    departed = models.CharField(_("left the register"), max_length=12, choices=Departure.choices, blank=True)
+    departed_on = models.DateField(_("left on"), null=True, blank=True)
+    anonymised_at = models.DateTimeField(_("anonymised at"), null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -334,7 +334,7 @@ def _row_for(person: Person, full: bool) -> list:
         person.ethnicity,
         _first_word(POLITICAL, person.political),
         person.tags,
-        person.notes,
+        person.notes if full else "",  # free text may hold anything: only in full exports
     ]
 
 
@@ -343,7 +343,9 @@ def export_register(user, place: Place, *, full: bool = False, request=None) -> 
     require(user, "registry.export_register", place)
     if full:
         require(user, "registry.export_full", place)
-    people = (user.scope.filter(Person.objects.filter(household__place__path__startswith=place.path),
+    # Minimised: anonymised records have nothing left to work with and stay out of working lists.
+    people = (user.scope.filter(Person.objects.filter(household__place__path__startswith=place.path,
+                                                      anonymised_at__isnull=True),
                                 path_field="household__place__path")
               .select_related("household__place").order_by("household__place__path", "household__door_no", "id"))
     wb = Workbook(write_only=True)

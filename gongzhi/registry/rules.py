@@ -3,7 +3,7 @@
 import rules
 
 from gongzhi.accounts.roles import (FULL_DATA_EXPORT_ROLES, REGISTER_EDIT_ROLES, REGISTER_IMPORT_ROLES,
-                                    STAFF_ROLES, VISIT_ROLES)
+                                    STAFF_ROLES, VISIT_ROLES, Role)
 from gongzhi.accounts.scope import covered_by
 from gongzhi.places.models import Place
 
@@ -25,6 +25,9 @@ is_register_editor_over = covered_by(REGISTER_EDIT_ROLES, place_of, "is_register
 is_importer_over = covered_by(REGISTER_IMPORT_ROLES, place_of, "is_importer_over")
 is_full_exporter_over = covered_by(FULL_DATA_EXPORT_ROLES, place_of, "is_full_exporter_over")
 is_visitor_over = covered_by(VISIT_ROLES, place_of, "is_visitor_over")
+# Anonymising a record cannot be undone: the community secretary (or above) decides it.
+ANONYMISE_ROLES = frozenset({Role.COMMUNITY_SECRETARY})
+is_anonymiser_over = covered_by(ANONYMISE_ROLES, place_of, "is_anonymiser_over")
 
 
 @rules.predicate
@@ -48,3 +51,4 @@ rules.add_perm("registry.visit_household", is_visitor_over)
 rules.add_perm("registry.import_register", is_importer_over)
 rules.add_perm("registry.export_register", is_staff_over)
 rules.add_perm("registry.export_full", is_full_exporter_over)
+rules.add_perm("registry.anonymise_person", is_anonymiser_over)

@@ -1,12 +1,12 @@
 """Domain operations on the register: every change to households, persons and visits goes through here."""
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Max, Q
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from gongzhi.core import audit
@@ -24,8 +24,11 @@ HOUSEHOLD_FIELDS = ("door_no", "area_m2", "tenure", "notes")
 def require(user, perm, obj=None):
     """Raise PermissionDenied unless the user holds the rule; one place for the check and its log."""
     if not user.has_perm(perm, obj):
-        audit.record(AuditEvent.Action.DENIED, user=user, obj=obj, detail=perm)
-        raise PermissionDenied(_("You do not have permission to do this here."))
+        exc = PermissionDenied(_("You do not have permission to do this here."))
+        exc.audit_obj, exc.audit_detail = obj, perm
+        if audit.current_request() is None:  # in a request the audit hook records it, after any rollback
+            audit.denied(None, exc)
+        raise exc
 
 
 def clean_person_data(data: dict) -> dict:
@@ -107,6 +110,7 @@ def add_person(user, household: Household, **data) -> Person:
 @transaction.atomic
 def update_person(user, person: Person, **data) -> Person:
     require(user, "registry.change_person", person)
+    _not_anonymised(person)
     current = {f: getattr(person, f) for f in PERSON_FIELDS}
     cleaned = clean_person_data({**current, **{k: v for k, v in data.items() if k in PERSON_FIELDS}})
     _check_duplicate_id(cleaned.get("id_number"), exclude_pk=person.pk)
@@ -152,3 +156,72 @@ def unvisited_households(user, place: Place, days: int | None = None):
 
 def grid_of(place: Place) -> Place | None:
     return place.ancestor_of_kind(GRID_KINDS)
+
+
+# --- the end of a record's purpose (PIPL art. 47): departure, then anonymisation after the retention period -------
+
+def _not_anonymised(person: Person):
+    if person.anonymised_at:
+        raise ValidationError(_("This record has been anonymised and can no longer change."))
+
+
+def anonymisable_from(person: Person) -> date | None:
+    """The first day the record may be anonymised: the retention period after the person left, or None."""
+    if not person.departed or person.departed_on is None:
+        return None
+    return person.departed_on + timedelta(days=settings.GONGZHI_PERSON_RETENTION_DAYS)
+
+
+@transaction.atomic
+def record_departure(user, person: Person, *, departed: str, departed_on: date | None = None) -> Person:
+    """Record that a person moved away or died; the record is kept for the retention period from that day."""
+    require(user, "registry.change_person", person)
+    _not_anonymised(person)
+    if departed not in Person.Departure.values:
+        raise ValidationError({"departed": _("Unknown value: %(value)s") % {"value": departed}})
+    departed_on = departed_on or timezone.localdate()
+    if departed_on > timezone.localdate():
+        raise ValidationError({"departed_on": _("The date cannot be in the future.")})
+    person.departed, person.departed_on = departed, departed_on
+    person.save(update_fields=["departed", "departed_on", "updated_at"])
+    return person
+
+
+@transaction.atomic
+def anonymise_person(user, person: Person, *, reason: str = "") -> Person:
+    """Irreversibly remove what identifies a person whose purpose has ended. The row stays, so appeals, ballots,
+    signatures and points entries keep pointing to it and every count and statistic is unchanged."""
+    from gongzhi.accounts.models import ApiToken, User
+    from gongzhi.appeals.models import Appeal
+
+    require(user, "registry.anonymise_person", person)
+    if not (reason or "").strip():
+        raise ValidationError({"reason": _("Write down why the record is anonymised.")})
+    person = Person.objects.select_for_update().get(pk=person.pk)
+    if person.anonymised_at:
+        raise ValidationError(_("This record has already been anonymised."))
+    due = anonymisable_from(person)
+    if due is None:
+        raise ValidationError(_("Only the record of a person who has moved away or died can be anonymised."))
+    if due > timezone.localdate():
+        raise ValidationError(_("This record must be kept until %(date)s (the retention period after leaving).")
+                              % {"date": due.isoformat()})
+    with translation.override(settings.LANGUAGE_CODE):  # stored data is in the register's language
+        placeholder = _("Anonymised resident %(number)s") % {"number": person.pk}
+    person.name = placeholder[:50]
+    person.id_number = person.phone = None  # save() clears both lookup hashes with them
+    person.birth_date = date(person.birth_date.year, 1, 1) if person.birth_date else None
+    person.tags = person.notes = ""
+    person.anonymised_at = timezone.now()
+    person.save()
+    logins = list(User.objects.filter(person=person))
+    for login in logins:
+        login.username = f"anonymised-{login.pk}"
+        login.full_name, login.first_name, login.last_name, login.email = placeholder[:50], "", "", ""
+        login.phone, login.person, login.is_active = None, None, False
+        login.set_unusable_password()  # also ends its sessions: their auth hash no longer matches
+        login.save()
+    ApiToken.objects.filter(user__in=logins).delete()
+    Appeal.objects.filter(Q(reporter_person=person) | Q(reporter__in=logins)).update(contact_name="", contact_phone=None)
+    audit.record(AuditEvent.Action.ANONYMISE, user=user, obj=person, detail=reason.strip())
+    return person

@@ -7,6 +7,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -15,9 +16,17 @@ from gongzhi.core.forms import show_errors
 from gongzhi.core.http import xlsx_response
 from gongzhi.places.models import COMMUNITY_KINDS, Place
 
-from . import oneform, services
-from .forms import HouseholdForm, ImportForm, PersonForm, VisitForm
+from . import oneform, personal, services
+from .forms import AnonymiseForm, DepartureForm, HouseholdForm, ImportForm, PersonForm, VisitForm
 from .models import Household, Person
+
+
+def _person(pk) -> Person:
+    return get_object_or_404(Person.objects.select_related("household__place"), pk=pk)
+
+
+def _errors_text(form) -> str:
+    return " ".join(e for errs in form.errors.values() for e in errs)
 
 
 def _household(user, pk) -> Household:
@@ -39,8 +48,7 @@ def household_create(request, place_pk):
         else:
             messages.success(request, _("Household registered."))
             return redirect("registry:household", household.pk)
-    messages.error(request, _("The household was not registered: %(errors)s") % {
-        "errors": " ".join(e for errs in form.errors.values() for e in errs)})
+    messages.error(request, _("The household was not registered: %(errors)s") % {"errors": _errors_text(form)})
     return redirect("places:detail", place.pk)
 
 
@@ -72,7 +80,7 @@ def household_detail(request, pk):
 
 @login_required
 def person_detail(request, pk):
-    person = get_object_or_404(Person.objects.select_related("household__place"), pk=pk)
+    person = _person(pk)
     services.view_person_full(request.user, person, request=request)
     can_edit = request.user.has_perm("registry.change_person", person)
     form = None
@@ -89,7 +97,74 @@ def person_detail(request, pk):
                 return redirect("registry:person", person.pk)
     elif request.method == "POST":
         raise PermissionDenied
-    return render(request, "registry/person.html", {"person": person, "form": form})
+    return render(request, "registry/person.html", {
+        "person": person, "form": form if not person.anonymised_at else None,
+        "departure_form": DepartureForm(initial={"departed": person.departed, "departed_on": person.departed_on})
+        if can_edit and not person.anonymised_at else None,
+        "can_anonymise": request.user.has_perm("registry.anonymise_person", person) and not person.anonymised_at,
+        "anonymisable_from": services.anonymisable_from(person),
+    })
+
+
+@login_required
+@require_POST
+def person_departure(request, pk):
+    person = _person(pk)
+    form = DepartureForm(request.POST)
+    if form.is_valid():
+        try:
+            services.record_departure(request.user, person, **form.cleaned_data)
+        except ValidationError as exc:
+            show_errors(form, exc)
+        else:
+            messages.success(request, _("Saved."))
+            return redirect("registry:person", person.pk)
+    messages.error(request, _errors_text(form))
+    return redirect("registry:person", person.pk)
+
+
+@login_required
+def person_anonymise(request, pk):
+    """Confirm, then irreversibly anonymise a record whose purpose has ended."""
+    person = _person(pk)
+    services.require(request.user, "registry.anonymise_person", person)
+    form = AnonymiseForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.anonymise_person(request.user, person, reason=form.cleaned_data["reason"])
+        except ValidationError as exc:
+            show_errors(form, exc)
+        else:
+            messages.success(request, _("The record has been anonymised."))
+            return redirect("registry:household", person.household_id) if person.household_id else redirect("core:home")
+    return render(request, "registry/anonymise.html", {
+        "person": person, "form": form, "anonymisable_from": services.anonymisable_from(person)})
+
+
+def privacy(request):
+    """The privacy notice (PIPL art. 17): public, linked from every page's footer and the login page."""
+    return render(request, "registry/privacy.html", {
+        "person_retention_days": settings.GONGZHI_PERSON_RETENTION_DAYS,
+        "audit_retention_days": settings.GONGZHI_AUDIT_RETENTION_DAYS,
+        "contact": settings.GONGZHI_PRIVACY_CONTACT,
+    })
+
+
+@login_required
+def my_data(request):
+    return render(request, "registry/my_data.html", {"sections": personal.held_about(request.user)})
+
+
+@login_required
+def my_data_download(request, fmt):
+    if fmt not in personal.FORMATS:
+        raise Http404
+    data = personal.download(request.user, fmt, request=request)
+    if fmt == "xlsx":
+        return xlsx_response(data, "my-data.xlsx")
+    response = HttpResponse(data, content_type="application/json; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="my-data.json"'
+    return response
 
 
 @login_required
