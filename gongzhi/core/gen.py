@@ -57,7 +57,7 @@ CELL = (0.004, 0.003)
 ID_DAYS = 80 * 365 + 20        # birth dates from 1940-01-01 on
 ID_SLOTS = ID_DAYS * 999        # (birth day, sequence) pairs per region code
 ID_STEP = 7_368_787             # prime and coprime with ID_SLOTS: person index → slot is a bijection
-POOL = 10_000                   # distinct ciphertexts per encrypted column (Fernet costs ~25 µs a value)
+POOL = 2_000                   # distinct ciphertexts per encrypted column (Fernet costs ~25 µs a value)
 CHUNK = 50_000
 
 
