@@ -106,10 +106,20 @@ class Table:
         self.names = [f.column for f in self.fields]
         self.table = model._meta.db_table
         self.count = 0
+        self.pending = []
         ops = connection.ops
         adapters = {"DateTimeField": ops.adapt_datetimefield_value, "DateField": ops.adapt_datefield_value}
         self.adapt = [(i, adapters[f.get_internal_type()]) for i, f in enumerate(self.fields)
                       if f.get_internal_type() in adapters and connection.vendor != "postgresql"]
+
+    def add(self, row):
+        self.pending.append(row)
+        if len(self.pending) >= CHUNK:
+            self.flush()
+
+    def flush(self):
+        self.write(self.pending)
+        self.pending = []
 
     def write(self, rows):
         rows = list(rows)
@@ -218,7 +228,6 @@ class Generator:
         s, rng = self.scale, self.rng
         table = Table(Place, ["id", "kind", "name", "code", "parent_id", "path", "depth", "boundary", "latitude",
                               "longitude", "address", "updated_at"])
-        rows = []
         total_grids = sum(s.subdistricts[d % 2] for d in range(s.districts)) * s.communities * s.grids
         cols = max(1, math.ceil(math.sqrt(total_grids * 1.5)))
         self.buildings, self.units = [], []
@@ -227,11 +236,8 @@ class Generator:
             pid = self.place_id
             self.place_id += 1
             path = f"{parent_path}{pid}/"
-            rows.append((pid, kind, name, code, parent_id, path, depth,
-                         json.dumps(boundary) if boundary else None, lat, lng, "", self.now))
-            if len(rows) >= CHUNK:
-                table.write(rows)
-                rows.clear()
+            table.add((pid, kind, name, code, parent_id, path, depth,
+                       json.dumps(boundary) if boundary else None, lat, lng, "", self.now))
             return pid, path
 
         grid_no = 0
@@ -263,7 +269,7 @@ class Generator:
                             for ui in range(rng.randint(*s.units)):
                                 uid, _p = add(Kind.UNIT, f"{ui + 1}单元", bid, bpath, 7)
                                 grid["units"].append((uid, rng.randint(*s.floors)))
-        table.write(rows)
+        table.flush()
         return table.count
 
     # -- households: two doors a floor in every unit
@@ -273,21 +279,18 @@ class Generator:
         table = Table(Household, ["id", "place_id", "door_no", "area_m2", "tenure", "notes", "created_at",
                                   "updated_at"])
         hid = self.household_id0 = _next_id(Household)
-        rng, rows = self.rng, []
+        rng = self.rng
         tenures = ["owner"] * 16 + ["tenant"] * 3 + ["other"]
         for grid in self.grids:
             grid["households"] = hid
             for unit_id, floors in grid["units"]:
                 for floor in range(1, floors + 1):
                     for door in (1, 2):
-                        rows.append((hid, unit_id, f"{floor}{door:02d}", Decimal(rng.randint(4500, 15000)) / 100,
-                                     rng.choice(tenures), "", self.now, self.now))
+                        table.add((hid, unit_id, f"{floor}{door:02d}", Decimal(rng.randint(4500, 15000)) / 100,
+                                   rng.choice(tenures), "", self.now, self.now))
                         hid += 1
             grid["households_end"] = hid
-            if len(rows) >= CHUNK:
-                table.write(rows)
-                rows.clear()
-        table.write(rows)
+        table.flush()
         self.household_end = hid
         return table.count
 
@@ -299,7 +302,7 @@ class Generator:
                                "phone", "phone_hash", "relation", "ethnicity", "political", "tags", "notes",
                                "created_at", "updated_at"])
         pid = self.person_id0 = _next_id(Person)
-        rng, rows, index = self.rng, [], 0
+        rng, index = self.rng, 0
         id_pool, phone_pool = _CipherPool(), _CipherPool()
         sizes, weights = [1, 2, 3, 4, 5], [15, 28, 27, 18, 12]
         relations = ["head", "spouse", "child", "parent", "grandchild"]
@@ -317,19 +320,16 @@ class Generator:
                         phone = f"1{rng.choice('35789')}{(index * 7919 + self.seed) % 10 ** 9:09d}"
                     tags = "独居老人" if rng.random() < 0.02 else ""
                     political = "party_member" if rng.random() < 0.07 else "masses"
-                    rows.append((pid, household_id, rng.choice(SURNAMES) + rng.choice(GIVEN) + rng.choice(GIVEN),
-                                 "M" if int(id_number[16]) % 2 else "F",
-                                 date(int(id_number[6:10]), int(id_number[10:12]), int(id_number[12:14])),
-                                 id_pool(index, id_number), self.hash(id_number),
-                                 phone_pool(index, phone) if phone else None, self.hash(phone) if phone else None,
-                                 relations[member], "汉族", political, tags, "", self.now, self.now))
+                    table.add((pid, household_id, rng.choice(SURNAMES) + rng.choice(GIVEN) + rng.choice(GIVEN),
+                               "M" if int(id_number[16]) % 2 else "F",
+                               date(int(id_number[6:10]), int(id_number[10:12]), int(id_number[12:14])),
+                               id_pool(index, id_number), self.hash(id_number),
+                               phone_pool(index, phone) if phone else None, self.hash(phone) if phone else None,
+                               relations[member], "汉族", political, tags, "", self.now, self.now))
                     pid += 1
                     index += 1
             grid["persons_end"] = pid
-            if len(rows) >= CHUNK:
-                table.write(rows)
-                rows.clear()
-        table.write(rows)
+        table.flush()
         self.person_end = pid
         return table.count
 
@@ -387,7 +387,6 @@ class Generator:
         self.appeal_id0 = aid
         phones = _CipherPool()
         kinds = ["complaint"] * 4 + ["help"] * 3 + ["inquiry"] * 2 + ["report", "suggestion", "dispute"]
-        arows, erows = [], []
         hour = timedelta(hours=1)
         for n in range(total):
             grid = rng.choice(self.grids)
@@ -425,23 +424,18 @@ class Generator:
             overdue = bool((resolved or self.now) > created + hour * resolve_h) and age_h > resolve_h
             phone = f"13{(n * 104729 + self.seed) % 10 ** 9:09d}"
             reporter = rng.randrange(grid["persons"], grid["persons_end"]) if grid["persons_end"] > grid["persons"] else None
-            arows.append((aid, rng.choice(kinds), cat.pk, f"{cat.name}问题", f"{cat.name}：居民反映的问题，请尽快处理。",
-                          grid["id"], tier, handler, cat.department if tier == "subdistrict" else "", lat, lng, "",
-                          rng.choice(["web", "phone", "grid", "api"]), reporter, "居民", phones(n, phone), urgency,
-                          status, "", "", resolution, rating, "", 0, 0, overdue, created + 2 * hour,
-                          created + hour * response_h, created + hour * resolve_h, 0, created, accepted, responded,
-                          resolved, closed, closed or resolved or responded or accepted or created))
+            atable.add((aid, rng.choice(kinds), cat.pk, f"{cat.name}问题", f"{cat.name}：居民反映的问题，请尽快处理。",
+                        grid["id"], tier, handler, cat.department if tier == "subdistrict" else "", lat, lng, "",
+                        rng.choice(["web", "phone", "grid", "api"]), reporter, "居民", phones(n, phone), urgency,
+                        status, "", "", resolution, rating, "", 0, 0, overdue, created + 2 * hour,
+                        created + hour * response_h, created + hour * resolve_h, 0, created, accepted, responded,
+                        resolved, closed, closed or resolved or responded or accepted or created))
             for at, action, before, after, note in events:
-                erows.append((eid, aid, at, action, before, after, tier, handler, note))
+                etable.add((eid, aid, at, action, before, after, tier, handler, note))
                 eid += 1
             aid += 1
-            if len(arows) >= CHUNK:
-                atable.write(arows)
-                etable.write(erows)
-                arows.clear()
-                erows.clear()
-        atable.write(arows)
-        etable.write(erows)
+        atable.flush()
+        etable.flush()
         self.counts["appeal events"] = etable.count
         return atable.count
 
@@ -456,7 +450,6 @@ class Generator:
                                 "actor_id", "created_at", "idempotency_key"])
         acc_id, ent_id = _next_id(Account), _next_id(Entry)
         step = max(1, round(1 / self.scale.points_share))
-        arows, erows = [], []
         hh = Household.objects.filter(pk__gte=self.household_id0, pk__lt=self.household_end)
         for household_id, place_id in hh.values_list("id", "place_id").order_by("id").iterator(chunk_size=20000):
             if household_id % step:
@@ -466,18 +459,13 @@ class Generator:
                 at += timedelta(hours=rng.randint(1, 700))
                 amount = rng.choice([5, 10, 10, 20]) if balance < 10 or rng.random() < 0.8 else -rng.randint(1, balance)
                 balance += amount
-                erows.append((ent_id, acc_id, amount, balance, "志愿服务" if amount > 0 else "积分超市兑换",
-                              "gen", str(acc_id), None, min(at, self.now), f"gen:{ent_id}"))
+                entries.add((ent_id, acc_id, amount, balance, "志愿服务" if amount > 0 else "积分超市兑换",
+                             "gen", str(acc_id), None, min(at, self.now), f"gen:{ent_id}"))
                 ent_id += 1
-            arows.append((acc_id, "household", household_id, place_id, balance, self.now))
+            accounts.add((acc_id, "household", household_id, place_id, balance, self.now))
             acc_id += 1
-            if len(erows) >= CHUNK:
-                accounts.write(arows)
-                entries.write(erows)
-                arows.clear()
-                erows.clear()
-        accounts.write(arows)
-        entries.write(erows)
+        accounts.flush()
+        entries.flush()
         self.counts["points entries"] = entries.count
         return accounts.count
 
