@@ -449,10 +449,8 @@ def table(results):
     rows.append((f"vote tally ({x['electorate']} households)", "", f"load {x['load_s']} s, tally {x['tally_s']} s", ""))
     x = r["points_audit"]
     rows.append((f"points audit ({x['accounts']} accounts)", "", f"{x['seconds']} s", ""))
-    widths = [max(len(str(row[c])) for row in rows) for c in range(4)]
     lines = ["| scenario | rate | latency / memory | target |", "|---|---|---|---|"]
     lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in rows]
-    del widths
     return "\n".join(lines)
 
 
