@@ -103,6 +103,11 @@ class Table:
     def __init__(self, model, columns):
         self.model = model
         self.fields = [model._meta.get_field(c) for c in columns]
+        # Columns the generator does not name get their model default, so a field added later needs no change here.
+        unnamed = [f for f in model._meta.concrete_fields
+                   if f not in self.fields and not f.primary_key and (f.has_default() or not f.null)]
+        self.defaults = tuple(f.get_default() for f in unnamed)
+        self.fields += unnamed
         self.names = [f.column for f in self.fields]
         self.table = model._meta.db_table
         self.count = 0
@@ -113,7 +118,7 @@ class Table:
                       if f.get_internal_type() in adapters and connection.vendor != "postgresql"]
 
     def add(self, row):
-        self.pending.append(row)
+        self.pending.append((*row, *self.defaults) if self.defaults else row)
         if len(self.pending) >= CHUNK:
             self.flush()
 

@@ -238,10 +238,8 @@ def record_departure(request, person_id: int, payload: DepartureIn):
 @router.post("/persons/{person_id}/anonymise", response=PersonFull)
 def anonymise_person(request, person_id: int, payload: AnonymiseIn):
     """Irreversibly anonymise a departed person's record after the retention period; send `confirm: true`."""
-    person = _person(person_id)
-    if not payload.confirm:
-        raise ValidationError({"confirm": [_("Confirm that this cannot be undone.")]})
-    return services.anonymise_person(request.user, person, reason=payload.reason)
+    return services.anonymise_person(request.user, _person(person_id), reason=payload.reason,
+                                     confirmed=payload.confirm)
 
 
 @router.get("/me/data")

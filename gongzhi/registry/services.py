@@ -188,13 +188,15 @@ def record_departure(user, person: Person, *, departed: str, departed_on: date |
 
 
 @transaction.atomic
-def anonymise_person(user, person: Person, *, reason: str = "") -> Person:
+def anonymise_person(user, person: Person, *, reason: str = "", confirmed: bool = False) -> Person:
     """Irreversibly remove what identifies a person whose purpose has ended. The row stays, so appeals, ballots,
     signatures and points entries keep pointing to it and every count and statistic is unchanged."""
     from gongzhi.accounts.models import ApiToken, User
     from gongzhi.appeals.models import Appeal
 
     require(user, "registry.anonymise_person", person)
+    if not confirmed:
+        raise ValidationError({"confirm": _("Confirm that this cannot be undone.")})
     if not (reason or "").strip():
         raise ValidationError({"reason": _("Write down why the record is anonymised.")})
     person = Person.objects.select_for_update().get(pk=person.pk)

@@ -131,7 +131,8 @@ def person_anonymise(request, pk):
     form = AnonymiseForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            services.anonymise_person(request.user, person, reason=form.cleaned_data["reason"])
+            services.anonymise_person(request.user, person, reason=form.cleaned_data["reason"],
+                                          confirmed=form.cleaned_data["confirm"])
         except ValidationError as exc:
             show_errors(form, exc)
         else:

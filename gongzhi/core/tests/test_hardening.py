@@ -19,6 +19,7 @@ PRODUCTION_ENV = {
     "GONGZHI_SECRET_KEY": "k" * 20 + "-production-secret-for-the-deploy-check-0123456789",
     "GONGZHI_DATA_KEYS": "pq5i6tCk7yJyN8yG3u0o2bYp6m8Qv8kUeC9p5v4f1mA=",
     "GONGZHI_HASH_KEY": "hash-key-for-the-deploy-check",
+    "GONGZHI_AUDIT_KEY": "audit-key-for-the-deploy-check",
     "GONGZHI_ALLOWED_HOSTS": "gongzhi.example.gov.cn",
     "GONGZHI_TRUSTED_PROXY_COUNT": "1",
 }

@@ -164,7 +164,7 @@ def test_departure_rejects_future_dates_and_unknown_reasons(api_client, w):
 def test_masked_export_leaves_out_notes_and_anonymised_people(api_client, w, settings):
     Person.objects.filter(pk=w.person_b.pk).update(notes="低保复核中")
     depart(w, settings.GONGZHI_PERSON_RETENTION_DAYS + 1)
-    services.anonymise_person(w.secretary, w.person_a, reason="迁出")
+    services.anonymise_person(w.secretary, w.person_a, reason="迁出", confirmed=True)
     masked = api_client.as_user(w.community_worker).get(f"/api/registry/places/{w.community.pk}/export").content
     rows = list(load_workbook(io.BytesIO(masked)).active.iter_rows(values_only=True))
     flat = " ".join(str(v) for row in rows for v in row if v is not None)
