@@ -1,18 +1,16 @@
 """Points pages: phone pages for residents (balance, history, store, activities, claims) and staff pages
 (rulebook, approvals, activities, counter, report). Thin: every change goes through services."""
 
-from io import BytesIO
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from gongzhi.core.forms import show_errors
 from gongzhi.core.http import xlsx_response
+from gongzhi.core.qr import qr_svg
 from gongzhi.places.models import COMMUNITY_KINDS, Place
 from gongzhi.registry.models import Household
 from gongzhi.registry.services import require
@@ -109,14 +107,6 @@ def activities(request):
     return render(request, "points/activities.html", {"rows": rows, "account": account})
 
 
-def _qr_svg(url) -> str:
-    import qrcode
-    import qrcode.image.svg
-    out = BytesIO()
-    qrcode.make(url, image_factory=qrcode.image.svg.SvgPathImage, box_size=12).save(out)
-    return mark_safe(out.getvalue().decode().split("?>", 1)[-1])
-
-
 @login_required
 def activity_detail(request, pk):
     activity = get_object_or_404(Activity.objects.select_related("place", "organiser"), pk=pk)
@@ -174,7 +164,7 @@ def activity_detail(request, pk):
         context["participants"] = activity.participations.select_related(
             "account__person", "account__household", "entry").exclude(status=Participation.Status.CANCELLED)
         checkin_url = request.build_absolute_uri(f"/points/check-in/{activity.checkin_token}/")
-        context["checkin_url"], context["qr"] = checkin_url, _qr_svg(checkin_url)
+        context["checkin_url"], context["qr"] = checkin_url, qr_svg(checkin_url)
     return render(request, "points/activity.html", context)
 
 

@@ -3,10 +3,8 @@
 from datetime import date, datetime
 from decimal import Decimal
 
-from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
-from django.utils.translation import gettext as _
 from ninja import File, Form, Router, Schema
 from ninja.files import UploadedFile
 from ninja.pagination import paginate
@@ -15,7 +13,7 @@ from gongzhi.core.http import xlsx_response
 from gongzhi.places.api import visible_place
 
 from . import oneform, personal, services
-from .models import Household, Person, Visit
+from .models import Household, Person
 
 router = Router(tags=["registry"])
 

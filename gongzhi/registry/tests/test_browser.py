@@ -1,6 +1,5 @@
 """The register's page flows in Debian's Chromium, on a phone-sized screen."""
 
-import io
 import re
 
 import pytest
