@@ -333,10 +333,10 @@ def invitees_by_rule(rule: str, place: Place):
                                             ).values("user_id")
         return User.objects.filter(pk__in=ids, is_active=True)
     if rule in ("households", "owners"):
-        households = households_under(place)
-        if rule == "owners":
-            households = households.filter(tenure=Household.Tenure.OWNER)
-        return User.objects.filter(person__household__in=households, is_active=True)
+        # Plain joins, not `household__in=<subquery>`: PostgreSQL picked a quadratic plan for the subquery on
+        # freshly loaded tables (no statistics yet inside the loading transaction).
+        users = User.objects.filter(person__household__place__path__startswith=place.path, is_active=True)
+        return users.filter(person__household__tenure=Household.Tenure.OWNER) if rule == "owners" else users
     if rule == "staff":
         return User.objects.filter(pk__in=[u.pk for u in staff_over(place)], is_active=True)
     raise ValidationError({"rule": _("Unknown value: %(value)s") % {"value": rule}})
