@@ -160,12 +160,13 @@ class AppealIn(Schema):
 
 class ActionIn(Schema):
     note: str = Field("", description="Reason or note; required for resolve (what was done), escalate, return, "
-                                      "reject, hold and resume")
+                                      "reject, hold, resume and extend")
     rating: str = Field("", description="rate: satisfied, basically or unsatisfied")
     department: str = Field("", description="dispatch/escalate: the department")
     assignee_id: int | None = None
     assisting_departments: list[str] = []
     into_id: int | None = Field(None, description="merge: the appeal this one duplicates")
+    days: int | None = Field(None, description="extend: how many more days to resolve (1–15)")
 
 
 class SimilarOut(Schema):
@@ -330,7 +331,7 @@ def similar_appeals(request, appeal_id: int):
 @router.post("/{appeal_id}/{action}", response=AppealOut)
 def act(request, appeal_id: int, action: str, payload: ActionIn):
     """Take one transition: accept, assign, start, resolve, rate, close, return, escalate, dispatch, merge,
-    reject, hold, resume. A replayed request finds the appeal already moved on and is refused (400),
+    reject, hold, resume, extend. A replayed request finds the appeal already moved on and is refused (400),
     so nothing happens twice."""
     appeal = visible_appeal(request.user, appeal_id)
     user, note = request.user, payload.note
@@ -364,4 +365,6 @@ def act(request, appeal_id: int, action: str, payload: ActionIn):
         return services.hold(user, appeal, note)
     if action == "resume":
         return services.resume(user, appeal, note)
+    if action == "extend":
+        return services.extend(user, appeal, payload.days, note)
     raise ValidationError(_("Unknown action: %(action)s") % {"action": action})

@@ -44,6 +44,7 @@ ALLOWED_FROM = {
     "reject": {S.SUBMITTED, S.ACCEPTED},
     "hold": {S.ACCEPTED, S.ASSIGNED, S.IN_PROGRESS},
     "resume": {S.ON_HOLD},
+    "extend": {S.ACCEPTED, S.ASSIGNED, S.IN_PROGRESS},
     # A merged appeal's reporter rates the outcome of the appeal it was merged into.
     "rate": {S.RESOLVED, S.MERGED},
 }
@@ -57,7 +58,11 @@ ACTION_LABELS = {
     "resume": gettext_lazy("resume"), "rate": gettext_lazy("rate"), "reopen": gettext_lazy("reopen"),
     "overdue": gettext_lazy("overdue"), "autoclose": gettext_lazy("close as unrated"),
     "subtask": gettext_lazy("finish a sub-task"),
+    "extend": gettext_lazy("extend the time limit"),
 }
+# 12345 practice: a complex case may get more time, with a reason, a bounded number of times.
+MAX_EXTENSION_DAYS = 15
+MAX_EXTENSIONS = 2
 
 
 # ---- notifications: in-app by default; other channels (SMS, WeChat) append a callable here.
@@ -511,6 +516,28 @@ def resume(user, appeal, note) -> Appeal:
     appeal.status, appeal.status_before_hold, appeal.hold_started_at = appeal.status_before_hold or S.ACCEPTED, "", None
     appeal.save()
     _event(appeal, user, "resume", S.ON_HOLD, note)
+    return appeal
+
+
+@transaction.atomic
+def extend(user, appeal, days, reason) -> Appeal:
+    """Give the handling unit more time to resolve (延期): the resolution deadline moves by 1–15 days, with a
+    reason, at most twice; an appeal already overdue keeps that flag. Counted in the extension rate."""
+    appeal = _begin(user, appeal, "extend")
+    reason = _need(reason)
+    try:
+        days = int(days)
+    except (TypeError, ValueError):
+        days = 0
+    if not 1 <= days <= MAX_EXTENSION_DAYS:
+        raise ValidationError({"days": _("Extend by 1 to %(max)s days.") % {"max": MAX_EXTENSION_DAYS}})
+    if appeal.events.filter(action="extend").count() >= MAX_EXTENSIONS:
+        raise ValidationError(_("This appeal has already been extended %(n)s times; escalate it instead.")
+                              % {"n": MAX_EXTENSIONS})
+    appeal.resolve_due = max(appeal.resolve_due or timezone.now(), timezone.now()) + timedelta(days=days)
+    appeal.save(update_fields=["resolve_due"])
+    _event(appeal, user, "extend", appeal.status,
+           _("%(days)s more days: %(reason)s") % {"days": days, "reason": reason})
     return appeal
 
 

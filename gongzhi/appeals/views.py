@@ -181,6 +181,8 @@ def act(request, pk, action):
             services.hold(request.user, appeal, note)
         elif action == "resume":
             services.resume(request.user, appeal, note)
+        elif action == "extend":
+            services.extend(request.user, appeal, post.get("days", ""), note)
         else:
             raise PermissionDenied
     except ValidationError as exc:

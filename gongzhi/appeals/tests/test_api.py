@@ -44,12 +44,16 @@ def test_full_loop_over_api(api_client, w):
     assert staff.post(f"/api/appeals/{appeal_id}/accept", {}).status_code == 400  # replay is refused
     assert staff.post(f"/api/appeals/{appeal_id}/assign", {"assignee_id": w.grid_worker_a.pk}).status_code == 200
     assert staff.post(f"/api/appeals/{appeal_id}/start", {}).status_code == 200
+    due = staff.get(f"/api/appeals/{appeal_id}").json()["resolve_due"]
+    assert staff.post(f"/api/appeals/{appeal_id}/extend", {"days": 30, "note": "等配件"}).status_code == 400
+    assert staff.post(f"/api/appeals/{appeal_id}/extend", {"days": 3, "note": "等配件"}).json()["resolve_due"] > due
     assert staff.post(f"/api/appeals/{appeal_id}/resolve", {"note": ""}).status_code == 400
     assert staff.post(f"/api/appeals/{appeal_id}/resolve", {"note": "已劝导"}).status_code == 200
     resident = api_client.as_user(w.resident)
     r = resident.post(f"/api/appeals/{appeal_id}/rate", {"rating": "basically"})
     assert r.status_code == 200 and r.json()["status"] == "closed"
-    assert [e["action"] for e in r.json()["events"]] == ["submit", "accept", "assign", "start", "resolve", "rate"]
+    assert [e["action"] for e in r.json()["events"]] == ["submit", "accept", "assign", "start", "extend", "resolve",
+                                                       "rate"]
     assert resident.get("/api/appeals/?mine=true").json()["count"] == 1
     assert resident.get("/api/appeals/notifications").status_code == 200
 

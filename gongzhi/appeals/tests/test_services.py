@@ -179,6 +179,25 @@ def test_hold_pauses_clock(w, make_appeal):
     assert a.resolve_due - due >= timedelta(hours=5)
 
 
+def test_extension_moves_the_deadline_with_a_reason_at_most_twice(w, make_appeal):
+    a = services.accept(w.grid_worker_a, make_appeal())
+    due = a.resolve_due
+    with pytest.raises(ValidationError):
+        services.extend(w.grid_worker_a, a, 7, "")  # a reason is required
+    for bad in (0, 16, "x"):
+        with pytest.raises(ValidationError):
+            services.extend(w.grid_worker_a, a, bad, "需协调物业")
+    with pytest.raises(PermissionDenied):
+        services.extend(w.grid_worker_b, a, 7, "需协调物业")  # not the handling unit
+    a = services.extend(w.grid_worker_a, a, 7, "需协调物业")
+    assert a.resolve_due - due == timedelta(days=7)
+    assert a.events.filter(action="extend", note__contains="需协调物业").exists()
+    services.extend(w.grid_worker_a, a, 3, "等待配件")
+    with pytest.raises(ValidationError):
+        services.extend(w.grid_worker_a, a, 3, "还要再等")
+    assert a.events.filter(action="extend").count() == 2
+
+
 def test_events_are_append_only(w, make_appeal):
     event = make_appeal().events.first()
     event.note = "changed"
