@@ -300,7 +300,7 @@ class Generator:
         from gongzhi.registry.models import Person
         table = Table(Person, ["id", "household_id", "name", "gender", "birth_date", "id_number", "id_number_hash",
                                "phone", "phone_hash", "relation", "ethnicity", "political", "tags", "notes",
-                               "created_at", "updated_at"])
+                               "departed", "created_at", "updated_at"])
         pid = self.person_id0 = _next_id(Person)
         rng, index = self.rng, 0
         id_pool, phone_pool = _CipherPool(), _CipherPool()
@@ -325,7 +325,7 @@ class Generator:
                                date(int(id_number[6:10]), int(id_number[10:12]), int(id_number[12:14])),
                                id_pool(index, id_number), self.hash(id_number),
                                phone_pool(index, phone) if phone else None, self.hash(phone) if phone else None,
-                               relations[member], "汉族", political, tags, "", self.now, self.now))
+                               relations[member], "汉族", political, tags, "", "", self.now, self.now))
                     pid += 1
                     index += 1
             grid["persons_end"] = pid
