@@ -84,6 +84,7 @@ def _past_due(now):
             | Q(status__in=[S.ACCEPTED, S.ASSIGNED], responded_at__isnull=False, resolve_due__lt=now)
             | Q(status=S.IN_PROGRESS, resolve_due__lt=now))
 
+
 RESPONSE_SECONDS = Seconds("responded_at", "created_at")
 RESOLVE_SECONDS = Seconds("resolved_at", "created_at") - F("paused_seconds")
 

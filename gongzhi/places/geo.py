@@ -10,6 +10,8 @@ from shapely.geometry import Point, shape
 from .models import GRID_KINDS, Place
 
 _RECHECK_SECONDS = 5.0
+# Every column but the boundary: kept with the index (and refreshed with it) so locate() needs no query.
+_ROW_FIELDS = [f.attname for f in Place._meta.concrete_fields if f.attname != "boundary"]
 
 
 class GridIndex:
@@ -63,8 +65,6 @@ class GridIndex:
         return None if found is None else Place.from_db("default", _ROW_FIELDS, self._rows[found])
 
 
-# Every column but the boundary; kept with the index and refreshed with it when grids change.
-_ROW_FIELDS = [f.attname for f in Place._meta.concrete_fields if f.attname != "boundary"]
 grid_index = GridIndex()
 
 
