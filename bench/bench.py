@@ -3,6 +3,7 @@
 import argparse
 import cProfile
 import io
+import itertools
 import json
 import os
 import platform
@@ -158,6 +159,16 @@ def intake_payload(rng, grids, categories):
             "longitude": x0 + dx * (0.1 + 0.8 * rng.random()), "contact_phone": "13800000000"}
 
 
+_addresses = itertools.count()
+
+
+def resident_address():
+    """A fresh client address for each intake, as behind the recommended reverse proxy (bench/run sets
+    GONGZHI_TRUSTED_PROXY_COUNT=1): many residents, each under the per-address rate limit."""
+    n = next(_addresses)
+    return {"X-Forwarded-For": f"10.{n // 65536 % 256}.{n // 256 % 256}.{n % 256}"}
+
+
 def scenario_intake(server, ctx, clients, seconds, max_requests):
     """Closed loop: `clients` threads POST appeals with a fresh Idempotency-Key each, for `seconds`."""
     headers = ctx["resident_headers"]
@@ -171,7 +182,7 @@ def scenario_intake(server, ctx, clients, seconds, max_requests):
                 next(counter)
             except StopIteration:
                 return
-            h = {**headers[n % len(headers)], "Idempotency-Key": f"bench-{uuid.uuid4()}"}
+            h = {**headers[n % len(headers)], "Idempotency-Key": f"bench-{uuid.uuid4()}", **resident_address()}
             status, body, took = server.request("POST", "/api/appeals/", intake_payload(rng, ctx["grids"], ctx["categories"]), h)
             with lock:
                 if status == 201:
@@ -185,7 +196,7 @@ def scenario_intake(server, ctx, clients, seconds, max_requests):
     warm = random.Random(0)
     for _ in range(4 * ctx["workers"]):
         server.request("POST", "/api/appeals/", intake_payload(warm, ctx["grids"], ctx["categories"]),
-                       {**headers[0], "Idempotency-Key": f"warm-{uuid.uuid4()}"})
+                       {**headers[0], "Idempotency-Key": f"warm-{uuid.uuid4()}", **resident_address()})
     started = time.perf_counter()
     stop_at = started + seconds
     threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
@@ -204,15 +215,17 @@ def capture_intake_sql(ctx):
     appeal_id = "900000001"  # a recognisable appeal id, turned back into a pgbench variable below
     with connection.cursor() as c:
         c.execute("SELECT setval(pg_get_serial_sequence('appeals_appeal', 'id'), %s)", [int(appeal_id) - 1])
-    key = "capture-intake-key"
+    key, address = "capture-intake-key", resident_address()
     with CaptureQueriesContext(connection) as q:
         response = Client().post("/api/appeals/", intake_payload(random.Random(1), ctx["grids"], ctx["categories"]),
                                  content_type="application/json",
-                                 headers={**ctx["resident_headers"][0], "Idempotency-Key": key})
+                                 headers={**ctx["resident_headers"][0], "Idempotency-Key": key, **address})
     assert response.status_code == 201, response.content
     lines = ["\\set k random(1, 1000000000000)"]
     for query in q.captured_queries:
-        sql = " ".join(query["sql"].split()).replace(key, "pgb-:client_id-:k")
+        # The idempotency key and the rate-limit cache key (by address) are unique per intake.
+        sql = " ".join(query["sql"].split()).replace(key, "pgb-:client_id-:k") \
+            .replace(address["X-Forwarded-For"], "pgb-:client_id-:k")
         if sql.startswith('INSERT INTO "appeals_appeal"'):
             lines.append(sql + " \\gset a_")
         else:
@@ -369,12 +382,14 @@ def profile_intake(ctx, n=100):
     for _ in range(n):
         client.post("/api/appeals/", intake_payload(rng, ctx["grids"], ctx["categories"]),
                     content_type="application/json",
-                    headers={**ctx["resident_headers"][0], "Idempotency-Key": f"prof-{uuid.uuid4()}"})
+                    headers={**ctx["resident_headers"][0], "Idempotency-Key": f"prof-{uuid.uuid4()}",
+                             **resident_address()})
     profile.disable()
     with CaptureQueriesContext(connection) as q:
         client.post("/api/appeals/", intake_payload(rng, ctx["grids"], ctx["categories"]),
                     content_type="application/json",
-                    headers={**ctx["resident_headers"][0], "Idempotency-Key": f"prof-{uuid.uuid4()}"})
+                    headers={**ctx["resident_headers"][0], "Idempotency-Key": f"prof-{uuid.uuid4()}",
+                             **resident_address()})
     return {"queries_per_intake": len(q.captured_queries), "top_cumulative": top_profile(profile)}
 
 

@@ -128,7 +128,7 @@ class AppealOut(AppealRow):
 
     @staticmethod
     def resolve_subtasks(obj):
-        return list(obj.subtasks.select_related("place", "done_by"))
+        return _related(obj, "subtasks", "place", "done_by")
 
     @staticmethod
     def resolve_contact_phone(obj):
@@ -136,11 +136,18 @@ class AppealOut(AppealRow):
 
     @staticmethod
     def resolve_events(obj):
-        return list(obj.events.select_related("actor"))
+        return _related(obj, "events", "actor")
 
     @staticmethod
     def resolve_allowed_actions(obj, context):
         return services.allowed_actions(context["request"].user, obj)
+
+
+def _related(obj, name, *joined):
+    """Rows already at hand (a fresh submit hands over what it wrote), else one query with their relations."""
+    if name in getattr(obj, "_prefetched_objects_cache", {}):
+        return list(getattr(obj, name).all())
+    return list(getattr(obj, name).select_related(*joined))
 
 
 class AppealIn(Schema):
@@ -242,9 +249,8 @@ def submit(request, payload: AppealIn):
     category = Category.objects.filter(pk=data.pop("category_id"), active=True).first()
     place_id = data.pop("place_id")
     place = get_object_or_404(Place, pk=place_id) if place_id else None
-    replay = bool(key) and Appeal.objects.filter(idempotency_key=key).exists()
     appeal = services.submit(request.user, category=category, place=place, idempotency_key=key, **data)
-    return (200 if replay else 201), appeal
+    return (200 if appeal.replayed else 201), appeal
 
 
 @router.get("/", response=list[AppealRow])

@@ -136,7 +136,13 @@ class Appeal(models.Model):
         verbose_name = _("appeal")
         verbose_name_plural = _("appeals")
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["status", "resolve_due"])]
+        indexes = [
+            models.Index(fields=["status", "resolve_due"]),
+            # Metrics: the appeals of the places under a node, submitted in a period.
+            models.Index(fields=["place", "created_at"], name="appeal_place_created"),
+            # Inbox: the open appeals a unit holds, by deadline.
+            models.Index(fields=["handler_place", "status", "resolve_due"], name="appeal_handler_status_due"),
+        ]
 
     def __str__(self):
         return f"#{self.pk} {self.title}"

@@ -65,17 +65,17 @@ MAX_EXTENSION_DAYS = 15
 MAX_EXTENSIONS = 2
 
 
-# ---- notifications: in-app by default; other channels (SMS, WeChat) append a callable here.
+# ---- notifications: always in-app (one INSERT for all recipients); other channels (SMS, WeChat) append a
+# callable `(user, appeal, message)` here.
 
-def _inapp(user, appeal, message):
-    Notification.objects.create(user=user, appeal=appeal, message=message[:300], channel="inapp")
-
-
-CHANNELS = [_inapp]
+CHANNELS = []
 
 
 def notify(users, appeal, message):
-    for user in {u.pk: u for u in users if u is not None}.values():
+    users = list({u.pk: u for u in users if u is not None}.values())
+    Notification.objects.bulk_create([Notification(user=u, appeal=appeal, message=message[:300], channel="inapp")
+                                      for u in users])
+    for user in users:
         for channel in CHANNELS:
             channel(user, appeal, message)
 
@@ -126,7 +126,7 @@ def _need(text, field="note"):
 
 def place_for_tier(place, tier):
     kinds = {Tier.GRID: GRID_KINDS, Tier.COMMUNITY: COMMUNITY_KINDS, Tier.SUBDISTRICT: SUBDISTRICT_KINDS}[tier]
-    return place.ancestor_of_kind(kinds)
+    return place if place.kind in kinds else place.ancestor_of_kind(kinds)  # a grid needs no ancestor query
 
 
 def _first_tier_from(place, tier):
@@ -155,7 +155,7 @@ def _liaisons_exist(place, department) -> bool:
 def submit(user, *, kind, category, description, title="", place=None, latitude=None, longitude=None,
            address="", source=Appeal.Source.WEB, urgency=Appeal.Urgency.NORMAL, contact_name="",
            contact_phone="", photo=None, idempotency_key=None, reporter_person=None) -> Appeal:
-    """Record an appeal. The same idempotency key returns the appeal it first created."""
+    """Record an appeal. The same idempotency key returns the appeal it first created, with `replayed` set."""
     require(user, "appeals.submit_appeal")
     key = (idempotency_key or "").strip() or None
     if key:
@@ -209,7 +209,8 @@ def submit(user, *, kind, category, description, title="", place=None, latitude=
     appeal = Appeal(kind=kind, category=category, title=(title or "").strip()[:100] or description[:30],
                     description=description, place=place, tier=tier, handler_place=handler_place,
                     latitude=latitude, longitude=longitude, address=(address or "").strip()[:200], source=source,
-                    reporter=reporter, reporter_person=reporter_person or (reporter.person if reporter else None),
+                    reporter=reporter, reporter_person_id=(reporter_person.pk if reporter_person else
+                                                           reporter.person_id if reporter else None),
                     contact_name=(contact_name or "").strip()[:50] or (reporter.full_name if reporter else ""),
                     contact_phone=contact_phone or (reporter.phone if reporter else "") or None,
                     urgency=urgency, idempotency_key=key, created_at=now)
@@ -217,24 +218,38 @@ def submit(user, *, kind, category, description, title="", place=None, latitude=
     appeal.accept_due = now + timedelta(hours=ACCEPT_HOURS)
     appeal.response_due = now + timedelta(hours=response_h)
     appeal.resolve_due = now + timedelta(hours=resolve_h)
+    handlers = handlers_of(appeal)
     try:
-        with transaction.atomic():
+        with transaction.atomic():  # appeal, history and notifications: one commit
             appeal.save()
             if photo is not None:
                 appeal.photo.save(photo.name or "photo", photo, save=True)
-            _event(appeal, user, "submit", "", "")
+            event = _event(appeal, user, "submit", "", "")
+            notify(handlers, appeal, _("New appeal #%(id)s: %(title)s") % {"id": appeal.pk, "title": appeal.title})
     except IntegrityError:
         if key and (existing := Appeal.objects.filter(idempotency_key=key).first()):
             return _same_submitter(user, existing)  # a concurrent retry won the race
         raise
-    notify(handlers_of(appeal), appeal, _("New appeal #%(id)s: %(title)s") % {"id": appeal.pk, "title": appeal.title})
+    # The response shows the history and sub-tasks: hand over what was just written instead of reading it back.
+    _known(appeal, events=[event], subtasks=[])
+    appeal.replayed = False
     return appeal
+
+
+def _known(obj, **related):
+    """Mark related rows as prefetched (the way Django's prefetch_related stores them)."""
+    cache = obj.__dict__.setdefault("_prefetched_objects_cache", {})
+    for name, rows in related.items():
+        qs = getattr(obj, name).get_queryset()
+        qs._result_cache, qs._prefetch_done = list(rows), True
+        cache[name] = qs
 
 
 def _same_submitter(user, appeal):
     first = appeal.events.filter(action="submit").first()
     if first is None or first.actor_id != user.pk:
         raise ValidationError({"idempotency_key": _("This idempotency key was already used for another request.")})
+    appeal.replayed = True
     return appeal
 
 
@@ -590,10 +605,16 @@ def can_rate(user, appeal) -> bool:
 
 
 def allowed_actions(user, appeal) -> list[str]:
-    """The transitions this user may take on the appeal now (for buttons and the API)."""
+    """The transitions this user may take on the appeal now (for buttons and the API); each rule checked once."""
+    granted = {}
+
+    def may(perm):
+        if perm not in granted:
+            granted[perm] = user.has_perm(perm, appeal)
+        return granted[perm]
+
     return [a for a, statuses in ALLOWED_FROM.items()
-            if (can_rate(user, appeal) if a == "rate" else
-                appeal.status in statuses and user.has_perm(PERM_OF[a], appeal))]
+            if (can_rate(user, appeal) if a == "rate" else appeal.status in statuses and may(PERM_OF[a]))]
 
 
 def _liaison_grants(user):

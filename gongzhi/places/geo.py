@@ -10,6 +10,8 @@ from shapely.geometry import Point, shape
 from .models import GRID_KINDS, Place
 
 _RECHECK_SECONDS = 5.0
+# Every column but the boundary: kept with the index (and refreshed with it) so locate() needs no query.
+_ROW_FIELDS = [f.attname for f in Place._meta.concrete_fields if f.attname != "boundary"]
 
 
 class GridIndex:
@@ -19,6 +21,7 @@ class GridIndex:
         self._checked = 0.0
         self._tree = None
         self._ids: list[int] = []
+        self._rows: list[tuple] = []
         self._geoms = []
 
     def _grids(self):
@@ -33,29 +36,37 @@ class GridIndex:
             self._checked = now
             if stamp == self._stamp and self._tree is not None:
                 return
-            rows = list(self._grids().values_list("id", "boundary"))
-            self._ids = [r[0] for r in rows]
-            self._geoms = [shape(r[1]) for r in rows]
+            rows = list(self._grids().values_list("boundary", *_ROW_FIELDS))
+            self._ids = [r[1] for r in rows]
+            self._rows = [r[1:] for r in rows]
+            self._geoms = [shape(r[0]) for r in rows]
             self._tree = STRtree(self._geoms)
             self._stamp = stamp
 
     def invalidate(self):
         self._tree = None
 
-    def locate_id(self, latitude: float, longitude: float) -> int | None:
+    def _locate(self, latitude, longitude) -> int | None:
         self._refresh()
         point = Point(longitude, latitude)  # GeoJSON order
         hits = self._tree.query(point, predicate="intersects")
         if len(hits) == 0:
             return None
         # Overlapping boundaries: the smallest grid is the most specific answer.
-        best = min(hits, key=lambda i: self._geoms[i].area)
-        return self._ids[best]
+        return min(hits, key=lambda i: self._geoms[i].area)
+
+    def locate_id(self, latitude: float, longitude: float) -> int | None:
+        found = self._locate(latitude, longitude)
+        return None if found is None else self._ids[found]
+
+    def locate_place(self, latitude: float, longitude: float) -> Place | None:
+        """A fresh Place built from the index's copy of the row (boundary left deferred): no query."""
+        found = self._locate(latitude, longitude)
+        return None if found is None else Place.from_db("default", _ROW_FIELDS, self._rows[found])
 
 
 grid_index = GridIndex()
 
 
 def locate(latitude: float, longitude: float) -> Place | None:
-    grid_id = grid_index.locate_id(latitude, longitude)
-    return Place.objects.get(pk=grid_id) if grid_id else None
+    return grid_index.locate_place(latitude, longitude)

@@ -49,7 +49,9 @@ def _database_url() -> str:
 class Server:
     def __init__(self, port, log_path):
         self.port, self.log_path, self.proc = port, log_path, None
-        self.env = {**os.environ, "DATABASE_URL": _database_url(), "GONGZHI_DB_CONN_MAX_AGE": "0"}
+        # Behind a proxy (X-Forwarded-For trusted): each resident's address stays under the per-address rate limit.
+        self.env = {**os.environ, "DATABASE_URL": _database_url(), "GONGZHI_DB_CONN_MAX_AGE": "0",
+                    "GONGZHI_TRUSTED_PROXY_COUNT": "1"}
 
     def start(self, token):
         log = open(self.log_path, "ab")
@@ -76,11 +78,13 @@ class Server:
             self.proc.wait(timeout=30)
 
 
-def request(port, method, path, token, body=None, key=None):
+def request(port, method, path, token, body=None, key=None, address=None):
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=15)
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     if key:
         headers["Idempotency-Key"] = key
+    if address:
+        headers["X-Forwarded-For"] = address
     try:
         conn.request(method, path, body=json.dumps(body) if body is not None else None, headers=headers)
         response = conn.getresponse()
@@ -107,7 +111,7 @@ def test_killed_server_loses_no_acknowledged_appeal(w, tmp_path):
                     errors.append(f"{key}: gave up at the deadline")
                     return
                 try:
-                    status, raw = request(server.port, "POST", "/api/appeals/", token, body, key)
+                    status, raw = request(server.port, "POST", "/api/appeals/", token, body, key, f"10.1.{n}.{i}")
                 except (OSError, http.client.HTTPException):  # refused, reset, timed out: the answer was lost
                     with lock:
                         lost[key] += 1
