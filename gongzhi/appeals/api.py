@@ -211,12 +211,14 @@ class MetricsOut(Schema):
     satisfied: int
     on_time: int
     reworked: int
+    extended: int
     overdue: int
     response_rate: float | None
     resolution_rate: float | None
     satisfaction_rate: float | None
     on_time_rate: float | None
     rework_rate: float | None
+    extension_rate: float | None
     median_response_hours: float | None
     median_resolve_hours: float | None
 

@@ -6,14 +6,14 @@ from datetime import datetime
 from statistics import median
 
 from django.db import connection
-from django.db.models import Aggregate, Count, F, FloatField, Func, Q
+from django.db.models import Aggregate, Count, Exists, F, FloatField, Func, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from openpyxl import Workbook
 
 from gongzhi.registry.services import require
 
-from .models import Appeal, Category
+from .models import Appeal, AppealEvent, Category
 
 S = Appeal.Status
 
@@ -33,12 +33,14 @@ class Metrics:
     satisfied: int = 0       # satisfied + basically satisfied
     on_time: int = 0
     reworked: int = 0
+    extended: int = 0
     overdue: int = 0
     response_rate: float | None = None
     resolution_rate: float | None = None
     satisfaction_rate: float | None = None
     on_time_rate: float | None = None
     rework_rate: float | None = None
+    extension_rate: float | None = None
     median_response_hours: float | None = None
     median_resolve_hours: float | None = None
 
@@ -74,6 +76,7 @@ RESPONDED = VALID & Q(responded_at__isnull=False)
 RESOLVED = VALID & Q(resolved_at__isnull=False)
 # Every reporter's latest rating counts, including reporters of appeals merged into another.
 RATED = ~Q(status=S.REJECTED) & ~Q(rating="")
+EXTENDED = VALID & Q(Exists(AppealEvent.objects.filter(appeal=OuterRef("pk"), action="extend")))
 
 
 def _past_due(now):
@@ -103,6 +106,7 @@ def compute(user, place, start: datetime, end: datetime) -> Metrics:
         "total": Count("pk"), "valid": Count("pk", filter=VALID), "responded": Count("pk", filter=RESPONDED),
         "resolved": Count("pk", filter=RESOLVED), "on_time": Count("pk", filter=RESOLVED & Q(overdue=False)),
         "reworked": Count("pk", filter=RESOLVED & Q(reopen_count__gt=0)), "rated": Count("pk", filter=RATED),
+        "extended": Count("pk", filter=EXTENDED),
         "satisfied": Count("pk", filter=RATED & ~Q(rating=Appeal.Rating.UNSATISFIED)),
         "overdue": Count("pk", filter=VALID & (Q(overdue=True) | _past_due(timezone.now()))),
     }
@@ -131,6 +135,7 @@ def compute(user, place, start: datetime, end: datetime) -> Metrics:
     m.satisfaction_rate = _rate(m.satisfied, m.rated)
     m.on_time_rate = _rate(m.on_time, m.resolved)
     m.rework_rate = _rate(m.reworked, m.resolved)
+    m.extension_rate = _rate(m.extended, m.valid)
     m.median_response_hours = _median_hours(figures["response_s"])
     m.median_resolve_hours = _median_hours(figures["resolve_s"])
     return m
@@ -168,17 +173,19 @@ def workbook(m: Metrics) -> bytes:
     return out.getvalue()
 
 
-RATE_KEYS = ("response_rate", "resolution_rate", "satisfaction_rate", "on_time_rate", "rework_rate")
+RATE_KEYS = ("response_rate", "resolution_rate", "satisfaction_rate", "on_time_rate", "rework_rate",
+             "extension_rate")
 
 
 def summary_rows(m: Metrics):
     """(field, label, value) for the page, the chart and the workbook, in display order."""
     labels = {
         "total": _("Appeals"), "valid": _("Valid appeals"), "responded": _("Responded"), "resolved": _("Resolved"),
-        "reworked": _("Reworked"), "rated": _("Rated"), "satisfied": _("Satisfied"), "overdue": _("Overdue"),
+        "reworked": _("Reworked"), "extended": _("Extended"), "rated": _("Rated"), "satisfied": _("Satisfied"), "overdue": _("Overdue"),
         "response_rate": _("Response rate"), "resolution_rate": _("Resolution rate"),
         "satisfaction_rate": _("Satisfaction rate"), "on_time_rate": _("On-time rate"),
-        "rework_rate": _("Rework rate"), "median_response_hours": _("Median hours to respond"),
+        "rework_rate": _("Rework rate"), "extension_rate": _("Extension rate"),
+        "median_response_hours": _("Median hours to respond"),
         "median_resolve_hours": _("Median hours to resolve"),
     }
     return [(key, label, getattr(m, key)) for key, label in labels.items()]

@@ -8,7 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from gongzhi.appeals import metrics
-from gongzhi.appeals.models import Appeal, Category
+from gongzhi.appeals.models import Appeal, AppealEvent, Category
 
 S = Appeal.Status
 H = timedelta(hours=1)
@@ -29,9 +29,11 @@ def case(w, make_appeal):
     # Reworked, flagged overdue, 2 hours on hold: resolve time 13 h − 2 h = 11 h; its reporter was unsatisfied.
     appeal(status=S.CLOSED, responded_at=t0 + 3 * H, resolved_at=t0 + 13 * H, paused_seconds=7200,
            reopen_count=1, overdue=True, rating="unsatisfied")
-    appeal(status=S.IN_PROGRESS, responded_at=t0 + 2 * H, resolve_due=now - H)    # late now
+    late = appeal(status=S.IN_PROGRESS, responded_at=t0 + 2 * H, resolve_due=now - H)    # late now
     appeal(status=S.ON_HOLD, responded_at=t0 + 4 * H, resolve_due=now - H)        # the clock is paused
-    appeal(status=S.REJECTED, responded_at=t0, resolved_at=t0 + H, rating="satisfied")  # not valid, not rated
+    rejected = appeal(status=S.REJECTED, responded_at=t0, resolved_at=t0 + H, rating="satisfied")  # not valid/rated
+    for extended in (late, late, rejected):  # extended twice counts once; a rejected appeal is not valid
+        AppealEvent.objects.create(appeal=extended, actor=w.grid_worker_a, action="extend", note="等配件")
     appeal(status=S.MERGED, merged_into=a1, responded_at=t0, resolved_at=t0 + 20 * H,
            rating="basically")                                                   # not valid, but rated
     appeal(status=S.SUBMITTED, kind="help", category=Category.objects.get(code="water"))
@@ -48,6 +50,7 @@ def test_metrics_match_the_hand_computed_case(w, case):
     assert (m.rated, m.satisfied, m.satisfaction_rate) == (3, 2, 0.6667)
     assert (m.on_time, m.on_time_rate) == (1, 0.5)
     assert (m.reworked, m.rework_rate) == (1, 0.5)
+    assert (m.extended, m.extension_rate) == (1, 0.2)
     assert m.overdue == 2
     assert m.median_response_hours == 2.5   # of 1, 3, 2 and 4 hours
     assert m.median_resolve_hours == 8.0    # of 5 and 11 hours (hold time taken off)
