@@ -20,7 +20,37 @@ class BearerToken(HttpBearer):
         return user
 
 
-api = NinjaAPI(
+# Every operation may answer with these; each is one of the handlers below (or ninja's own 422, or the rate
+# limiter's 429), so the schema declares them once here rather than in every router.
+ERROR = {"type": "object", "required": ["detail"], "properties": {
+    "detail": {"type": "string"},
+    "errors": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}}}}
+INPUT_ERROR = {"type": "object", "required": ["detail"], "properties": {"detail": {"type": "array", "items": {
+    "type": "object", "properties": {"loc": {"type": "array"}, "msg": {"type": "string"}, "type": {"type": "string"}}}}}}
+ERROR_RESPONSES = {
+    "400": ("Invalid input or a refused state change", ERROR),
+    "401": ("Not logged in, or no valid API token", ERROR),
+    "403": ("Not allowed at this place", ERROR),
+    "404": ("No such record, or not visible to the caller", ERROR),
+    "422": ("The request does not match the schema", INPUT_ERROR),
+    "429": ("Too many requests from this address", ERROR),
+}
+
+
+class GongzhiAPI(NinjaAPI):
+    def get_openapi_schema(self, *, path_prefix=None, path_params=None):
+        """The generated schema, with the error answers every operation can give."""
+        schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
+        for operations in schema["paths"].values():
+            for operation in operations.values():
+                responses = operation.setdefault("responses", {})
+                for code, (description, body) in ERROR_RESPONSES.items():
+                    responses.setdefault(code, {"description": description,
+                                                "content": {"application/json": {"schema": body}}})
+        return schema
+
+
+api = GongzhiAPI(
     title="Gongzhi API",
     version="1",
     description="共治 community governance platform. Authenticate with `Authorization: Bearer <token>` "
