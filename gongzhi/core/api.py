@@ -4,7 +4,8 @@ from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, Validat
 from django.http import Http404
 from django.utils.translation import gettext as _
 from ninja import NinjaAPI
-from ninja.errors import AuthenticationError
+from ninja.errors import AuthenticationError, HttpError
+from ninja.parser import Parser
 from ninja.security import HttpBearer, django_auth
 
 from gongzhi.accounts.models import ApiToken
@@ -37,6 +38,31 @@ ERROR_RESPONSES = {
 }
 
 
+def refuse_nul(data, where=""):
+    """PostgreSQL cannot store a NUL character in text, and no real input has one: refuse it as bad input."""
+    if isinstance(data, str):
+        if "\x00" in data:
+            raise ValidationError({where or "body": [_("Text may not contain NUL (\\x00) characters.")]})
+    elif isinstance(data, dict):
+        for key, value in data.items():
+            refuse_nul(key, where)
+            refuse_nul(value, where or str(key))
+    elif isinstance(data, list):
+        for value in data:
+            refuse_nul(value, where)
+    return data
+
+
+class CheckedParser(Parser):
+    """JSON bodies, query strings and form fields, with NUL characters refused before they reach a query."""
+
+    def parse_body(self, request):
+        return refuse_nul(super().parse_body(request))
+
+    def parse_querydict(self, data, list_fields, request):
+        return refuse_nul(super().parse_querydict(data, list_fields, request))
+
+
 class GongzhiAPI(NinjaAPI):
     def get_openapi_schema(self, *, path_prefix=None, path_params=None):
         """The generated schema, with the error answers every operation can give."""
@@ -56,6 +82,7 @@ api = GongzhiAPI(
     description="共治 community governance platform. Authenticate with `Authorization: Bearer <token>` "
                 "from POST /api/auth/token, or with the browser session.",
     auth=[BearerToken(), django_auth],
+    parser=CheckedParser(),
     urls_namespace="api",
 )
 
@@ -72,6 +99,15 @@ def _validation_error(request, exc):
     errors = exc.message_dict if hasattr(exc, "error_dict") else None
     return api.create_response(request, error_body(exc.messages[0] if exc.messages else _("Invalid input."), errors),
                                status=400)
+
+
+@api.exception_handler(HttpError)
+def _http_error(request, exc):
+    # ninja wraps whatever the parser raised (a body that is not JSON, or refused by CheckedParser) in a 400.
+    if isinstance(exc.__cause__, ValidationError):
+        return _validation_error(request, exc.__cause__)
+    detail = _("The request body is not valid JSON.") if exc.status_code == 400 else str(exc)
+    return api.create_response(request, error_body(detail), status=exc.status_code)
 
 
 @api.exception_handler(PermissionDenied)
