@@ -27,7 +27,8 @@ ERROR = {"type": "object", "required": ["detail"], "properties": {
     "detail": {"type": "string"},
     "errors": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}}}}
 INPUT_ERROR = {"type": "object", "required": ["detail"], "properties": {"detail": {"type": "array", "items": {
-    "type": "object", "properties": {"loc": {"type": "array"}, "msg": {"type": "string"}, "type": {"type": "string"}}}}}}
+    "type": "object", "properties": {"loc": {"type": "array"}, "msg": {"type": "string"},
+                                     "type": {"type": "string"}}}}}}
 ERROR_RESPONSES = {
     "400": ("Invalid input or a refused state change", ERROR),
     "401": ("Not logged in, or no valid API token", ERROR),

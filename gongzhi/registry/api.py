@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
-from ninja import File, Form, Router, Schema
+from ninja import File, Form, Router, Schema, Status
 from ninja.files import UploadedFile
 from ninja.pagination import paginate
 
@@ -195,7 +195,7 @@ def list_households(request, place_id: int):
 @router.post("/places/{place_id}/households", response={201: HouseholdOut})
 def create_household(request, place_id: int, payload: HouseholdIn):
     place = visible_place(request.user, place_id)
-    return 201, services.create_household(request.user, place=place, **payload.dict())
+    return Status(201, services.create_household(request.user, place=place, **payload.dict()))
 
 
 @router.get("/households/{household_id}", response=HouseholdOut)
@@ -212,7 +212,7 @@ def update_household(request, household_id: int, payload: HouseholdPatch):
 @router.post("/households/{household_id}/persons", response={201: PersonFull})
 def add_person(request, household_id: int, payload: PersonIn):
     household = visible_household(request.user, household_id)
-    return 201, services.add_person(request.user, household, **payload.dict())
+    return Status(201, services.add_person(request.user, household, **payload.dict()))
 
 
 @router.get("/persons/{person_id}", response=PersonFull)
@@ -265,7 +265,7 @@ def list_visits(request, household_id: int):
 @router.post("/households/{household_id}/visits", response={201: VisitOut})
 def record_visit(request, household_id: int, payload: VisitIn):
     household = visible_household(request.user, household_id)
-    return 201, services.record_visit(request.user, household, **payload.dict())
+    return Status(201, services.record_visit(request.user, household, **payload.dict()))
 
 
 @router.get("/places/{place_id}/unvisited", response=list[UnvisitedRow])
