@@ -278,6 +278,7 @@ def unvisited(request, place_id: int, days: int | None = None):
 def import_register(request, place_id: int, file: UploadedFile = File(...), dry_run: Form[bool] = True):
     """Import the one-form spreadsheet (.xlsx/.csv). Nothing is written unless every row is valid."""
     place = visible_place(request.user, place_id)
+    oneform.check_size(file.size)  # before reading it into memory
     report = oneform.import_register(request.user, place, file.name, file.read(), dry_run=dry_run, request=request)
     return report.as_dict()
 
