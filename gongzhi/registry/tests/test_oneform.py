@@ -172,3 +172,24 @@ def test_import_over_the_size_limit_is_refused_through_the_api(api_client, world
     assert response.status_code == 400
     assert response.json()["detail"] == "文件超过 20 MB，请拆分后导入。"
     assert not Person.objects.filter(name="赵一").exists()
+
+
+@pytest.mark.parametrize("name, data, message", [
+    ("one.xlsx", b"PK\x03\x04 truncated", "不是可读取的 .xlsx"),
+    ("one.csv", _csv(good_rows()).replace("赵一".encode(), "赵\x00一".encode()), "NUL"),
+    ("big.xlsx", None, "文件超过 20 MB"),
+])
+def test_import_page_shows_the_chinese_reason_and_writes_nothing(client, world, settings, name, data, message):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    if data is None:
+        settings.GONGZHI_IMPORT_MAX_BYTES = 1000
+        data = xlsx(good_rows())
+    client.force_login(world.community_worker)
+    before = (Household.objects.count(), Person.objects.count())
+    response = client.post("/registry/import/", {"community": world.community.pk,
+                                                 "file": SimpleUploadedFile(name, data)})
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    assert (Household.objects.count(), Person.objects.count()) == before
+    assert not client.session.get("import_stash")
