@@ -1,15 +1,23 @@
 """Schemathesis against the live OpenAPI schema, and hypothesis against Open311: no server errors, only declared answers."""
 
+import json
+import xml.etree.ElementTree as ET
+from urllib.parse import quote, quote_from_bytes
+
 import pytest
 import schemathesis
 from django.core.handlers.wsgi import WSGIHandler
-from django.test import override_settings
-from hypothesis import HealthCheck, settings
+from django.test import Client, override_settings
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (content_type_conformance, response_schema_conformance,
                                                status_code_conformance)
 
 from gongzhi.accounts.models import ApiToken
+from gongzhi.appeals.defaults import seed
+from gongzhi.appeals.models import Category
+from gongzhi.core.testing import add_activity, build_world
 
 # Rate limits would turn the fuzzer's burst into 429s and hide what the endpoints do: off for this module only.
 NO_LIMITS = override_settings(GONGZHI_RATE_LIMITS=[])
@@ -20,17 +28,19 @@ FUZZ = settings(max_examples=5, deadline=None, derandomize=True, database=None,
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 
 
+def _world():
+    """The test world with records in every app, so that ids the fuzzer tries can exist."""
+    seed(Category)  # a transactional test's flush removed the migration's rows
+    world = build_world()
+    add_activity(world)
+    return world
+
+
 @pytest.fixture(params=["community_worker", "resident"])
 def fuzz_login(request, transactional_db):
     """Every call is made as a realistic login with an API token: a community worker (staff, whose calls reach
     the services) or a resident (whose calls mostly meet the permission checks)."""
-    from gongzhi.appeals.defaults import seed
-    from gongzhi.appeals.models import Category
-    from gongzhi.core.testing import add_activity, build_world
-
-    seed(Category)  # a transactional test's flush removed the migration's rows
-    world = build_world()
-    add_activity(world)
+    world = _world()
     return request.param, {"Authorization": f"Bearer {ApiToken.issue(getattr(world, request.param))}"}
 
 
@@ -73,27 +83,21 @@ PLAUSIBLE = ["noise", "garbage", "30.395", "114.885", "-91", "1e309", "nan", "�
 
 def _value():
     """One parameter's value as raw bytes: plausible, any text (NUL and control characters included), or not UTF-8."""
-    from hypothesis import strategies as st
     text = st.text(st.characters(exclude_categories=["Cs"]), max_size=60)
     return st.one_of(st.sampled_from(PLAUSIBLE), text, st.text(st.characters(max_codepoint=0x1f), max_size=5),
                      st.binary(max_size=40)).map(lambda v: v if isinstance(v, bytes) else v.encode())
 
 
 def _params(names):
-    from hypothesis import strategies as st
     return st.dictionaries(st.sampled_from(names), _value(), max_size=4)
 
 
 def _encode(params):
-    from urllib.parse import quote_from_bytes
     return "&".join(f"{quote_from_bytes(k.encode())}={quote_from_bytes(v)}" for k, v in params.items())
 
 
 def assert_open311_answer(response, fmt):
     """No server error; a refusal is the spec's error document in the requested format, naming its own status."""
-    import json
-    import xml.etree.ElementTree as ET
-
     assert response.status_code < 500, response.content[:500]
     if response.status_code < 400:
         return
@@ -112,15 +116,7 @@ def assert_open311_answer(response, fmt):
 
 @pytest.fixture
 def open311_client(db):
-    from django.test import Client
-
-    from gongzhi.appeals.defaults import seed
-    from gongzhi.appeals.models import Category
-    from gongzhi.core.testing import add_activity, build_world
-
-    seed(Category)
-    world = build_world()
-    add_activity(world)
+    world = _world()
     with NO_LIMITS:
         client = Client()  # its middleware is built on the first request, under the override
         client.key = ApiToken.issue(world.resident, name="open311")
@@ -132,13 +128,10 @@ OPEN311_FUZZ = settings(max_examples=100, deadline=None, derandomize=True, datab
 
 
 def _fmt():
-    from hypothesis import strategies as st
     return st.sampled_from(["xml", "json"])
 
 
 def test_open311_search_answers_any_query(open311_client):
-    from hypothesis import given
-
     @OPEN311_FUZZ
     @given(fmt=_fmt(), params=_params(SEARCH_PARAMS))
     def run(fmt, params):
@@ -147,9 +140,6 @@ def test_open311_search_answers_any_query(open311_client):
 
 
 def test_open311_post_answers_any_form(open311_client):
-    from hypothesis import given
-    from hypothesis import strategies as st
-
     valid = {"service_code": b"noise", "lat": b"30.395", "long": b"114.885", "description": "楼下工地夜里施工".encode(),
              "attribute[kind]": b"complaint"}
 
@@ -172,11 +162,6 @@ def test_open311_post_answers_any_form(open311_client):
 
 
 def test_open311_resources_answer_any_path_and_query(open311_client):
-    from urllib.parse import quote
-
-    from hypothesis import given
-    from hypothesis import strategies as st
-
     segment = st.one_of(st.sampled_from(["noise", "1", "0", "9" * 18, "9" * 19, "-1", "..", "%00"]),
                         st.text(st.characters(exclude_categories=["Cs"]), min_size=1, max_size=40))
 
