@@ -24,7 +24,7 @@ def _png(size):
     ("photo.png", b"<svg xmlns='http://www.w3.org/2000/svg'/>", "照片必须是"),  # SVG can carry script
     ("photo.png", _png((8000, 6000)), "照片必须是"),                          # 48 megapixels: a decompression bomb
     ("photo.jpg", b"\xff\xd8" + b"\x00" * (5 * 1024 * 1024), "5 MB"),         # over the size limit
-])
+], ids=["random-bytes", "truncated-jpeg", "svg", "decompression-bomb", "over-5mb"])
 def test_bad_images_are_refused_with_a_chinese_message(name, data, message):
     with translation.override("zh-hans"), pytest.raises(ValidationError) as refused:
         clean_image(SimpleUploadedFile(name, data), field="photo")

@@ -149,7 +149,7 @@ def _csv(rows, encoding="utf-8"):
     ("one.csv", _csv(good_rows()).replace("赵一".encode(), "赵\x00一".encode()), "NUL"),  # a NUL in a cell
     ("one.csv", _csv(good_rows()).replace("赵一".encode(), b"x" * 200_000), "无法读取"),  # a cell over csv's limit
     ("one.pdf", b"%PDF-1.4", ".xlsx"),
-])
+], ids=["random-bytes", "zip-not-xlsx", "utf-16-csv", "nul-in-csv", "huge-csv-cell", "pdf"])
 def test_malformed_spreadsheets_are_refused_clearly_and_write_nothing(api_client, world, name, data, message):
     """Found by fuzzing uploads: a NUL in a CSV cell reached PostgreSQL, and an over-long cell was a 500."""
     import zipfile
@@ -178,7 +178,7 @@ def test_import_over_the_size_limit_is_refused_through_the_api(api_client, world
     ("one.xlsx", b"PK\x03\x04 truncated", "不是可读取的 .xlsx"),
     ("one.csv", _csv(good_rows()).replace("赵一".encode(), "赵\x00一".encode()), "NUL"),
     ("big.xlsx", None, "文件超过 20 MB"),
-])
+], ids=["broken-zip", "nul-in-csv", "too-big"])
 def test_import_page_shows_the_chinese_reason_and_writes_nothing(client, world, settings, name, data, message):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
