@@ -223,6 +223,7 @@ LOGGING = {
 }
 
 NINJA_PAGINATION_PER_PAGE = 50
+NINJA_PAGINATION_CLASS = "gongzhi.core.pagination.BoundedPagination"  # limit and offset bounded
 
 # Open311 GeoReport v2: the jurisdiction_id clients may send (empty: the host name the site is reached on).
 GONGZHI_OPEN311_JURISDICTION = os.environ.get("GONGZHI_OPEN311_JURISDICTION", "")

@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from ninja import Field, Router, Schema
+from ninja import Field, Router, Schema, Status
 from ninja.pagination import paginate
 
 from gongzhi.accounts.models import User
@@ -252,7 +252,7 @@ def submit(request, payload: AppealIn):
     place_id = data.pop("place_id")
     place = get_object_or_404(Place, pk=place_id) if place_id else None
     appeal = services.submit(request.user, category=category, place=place, idempotency_key=key, **data)
-    return (200 if appeal.replayed else 201), appeal
+    return Status(200 if appeal.replayed else 201, appeal)
 
 
 @router.get("/", response=list[AppealRow])

@@ -6,7 +6,7 @@ from datetime import date, datetime
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
-from ninja import File, Form, Router, Schema
+from ninja import File, Form, Router, Schema, Status
 from ninja.files import UploadedFile
 
 from gongzhi.accounts.models import User
@@ -244,7 +244,7 @@ def my_topics(request):
 @router.post("/topics", response={201: TopicOut})
 def raise_topic(request, data: TopicIn):
     place = get_object_or_404(Place, pk=data.place_id)
-    return 201, services.raise_topic(request.user, place=place, title=data.title, body=data.body)
+    return Status(201, services.raise_topic(request.user, place=place, title=data.title, body=data.body))
 
 
 @router.get("/topics/{topic_id}", response=TopicOut)
@@ -259,7 +259,7 @@ def cosign(request, topic_id: int):
     obj = get_object_or_404(Topic, pk=topic_id)
     services.cosign(request.user, obj)
     obj.refresh_from_db()
-    return 201, obj
+    return Status(201, obj)
 
 
 @router.get("/topics/{topic_id}/comments", response=list[CommentOut])
@@ -271,7 +271,7 @@ def comments(request, topic_id: int):
 
 @router.post("/topics/{topic_id}/comments", response={201: CommentOut})
 def comment(request, topic_id: int, data: CommentIn):
-    return 201, services.comment(request.user, get_object_or_404(Topic, pk=topic_id), text=data.text)
+    return Status(201, services.comment(request.user, get_object_or_404(Topic, pk=topic_id), text=data.text))
 
 
 @router.post("/topics/{topic_id}/paper-signatures", response={201: TopicOut})
@@ -289,7 +289,7 @@ def paper_signatures(request, topic_id: int, household_ids: Form[str], scan: Fil
                                % {"ids": ", ".join(map(str, sorted(unknown)))}})
     services.add_paper_signatures(request.user, obj, households=households, scan=scan)
     obj.refresh_from_db()
-    return 201, obj
+    return Status(201, obj)
 
 
 @router.post("/topics/{topic_id}/merge", response=TopicOut)
@@ -307,9 +307,9 @@ def decline(request, topic_id: int, data: DeclineIn):
 def convene(request, data: MeetingIn):
     place = get_object_or_404(Place, pk=data.place_id)
     agenda = list(Topic.objects.filter(pk__in=data.agenda))
-    return 201, services.convene_meeting(request.user, place=place, kind=data.kind, title=data.title,
-                                         starts_at=data.starts_at, location=data.location,
-                                         online_url=data.online_url, agenda=agenda)
+    return Status(201, services.convene_meeting(request.user, place=place, kind=data.kind, title=data.title,
+                                                starts_at=data.starts_at, location=data.location,
+                                                online_url=data.online_url, agenda=agenda))
 
 
 @router.get("/meetings/{meeting_id}", response=MeetingOut)
@@ -333,21 +333,21 @@ def invite(request, meeting_id: int, data: InviteIn):
     """Invite by rule (`representatives`, `households`, `owners`, `staff`) everyone under a place; notices are sent."""
     n = services.invite_by_rule(request.user, get_object_or_404(Meeting, pk=meeting_id), rule=data.rule,
                                 place=get_object_or_404(Place, pk=data.place_id))
-    return 201, {"invited": n}
+    return Status(201, {"invited": n})
 
 
 @router.post("/meetings/{meeting_id}/documents", response={201: Ok})
 def attach_document(request, meeting_id: int, title: Form[str], file: File[UploadedFile]):
-    return 201, services.attach_document(request.user, get_object_or_404(Meeting, pk=meeting_id), title=title,
-                                         file=file)
+    return Status(201, services.attach_document(request.user, get_object_or_404(Meeting, pk=meeting_id), title=title,
+                                                file=file))
 
 
 @router.post("/meetings/{meeting_id}/check-in", response={201: Ok})
 def check_in(request, meeting_id: int, data: CheckInIn | None = None):
     """Self check-in (with the QR `code` when scanned at the venue), or staff recording `name`."""
     data = data or CheckInIn()
-    return 201, services.check_in(request.user, get_object_or_404(Meeting, pk=meeting_id), name=data.name,
-                                  code=data.code)
+    return Status(201, services.check_in(request.user, get_object_or_404(Meeting, pk=meeting_id), name=data.name,
+                                         code=data.code))
 
 
 @router.post("/meetings/{meeting_id}/minutes", response=MeetingOut)
@@ -360,8 +360,8 @@ def open_vote(request, data: VoteIn):
     place = get_object_or_404(Place, pk=data.place_id)
     topic = get_object_or_404(Topic, pk=data.topic_id) if data.topic_id else None
     meeting = get_object_or_404(Meeting, pk=data.meeting_id) if data.meeting_id else None
-    return 201, services.open_vote(request.user, place=place, title=data.title, rules=data.rules, topic=topic,
-                                   meeting=meeting, secret=data.secret)
+    return Status(201, services.open_vote(request.user, place=place, title=data.title, rules=data.rules, topic=topic,
+                                          meeting=meeting, secret=data.secret))
 
 
 @router.get("/votes/{vote_id}", response=VoteOut)
@@ -375,8 +375,8 @@ def vote(request, vote_id: int):
 def cast(request, vote_id: int, data: BallotIn):
     obj = get_object_or_404(Vote, pk=vote_id)
     household = get_object_or_404(Household, pk=data.household_id) if data.household_id else None
-    return 201, services.cast_ballot(request.user, obj, data.option, channel=data.channel, household=household,
-                                     proxy_name=data.proxy_name)
+    return Status(201, services.cast_ballot(request.user, obj, data.option, channel=data.channel, household=household,
+                                            proxy_name=data.proxy_name))
 
 
 @router.post("/votes/{vote_id}/proxy-ballots", response={201: Ok})
@@ -384,9 +384,9 @@ def proxy_ballot(request, vote_id: int, option: Form[str], household_id: Form[in
                  authorisation: File[UploadedFile]):
     """Staff enter a proxy's ballot (multipart) with the scanned written authorisation."""
     obj = get_object_or_404(Vote, pk=vote_id)
-    return 201, services.cast_ballot(request.user, obj, option, channel="proxy",
-                                     household=get_object_or_404(Household, pk=household_id), proxy_name=proxy_name,
-                                     authorisation=authorisation)
+    household = get_object_or_404(Household, pk=household_id)
+    return Status(201, services.cast_ballot(request.user, obj, option, channel="proxy", household=household,
+                                            proxy_name=proxy_name, authorisation=authorisation))
 
 
 @router.get("/votes/{vote_id}/not-voted", response=list[NotVotedOut])
@@ -412,14 +412,16 @@ def close(request, vote_id: int):
 @router.post("/resolutions", response={201: Ok})
 def create_resolution(request, data: ResolutionIn):
     obj = get_object_or_404(Vote, pk=data.vote_id)
-    return 201, services.create_resolution(request.user, place=obj.place, title=data.title, text=data.text, vote=obj)
+    return Status(201, services.create_resolution(request.user, place=obj.place, title=data.title, text=data.text,
+                                                  vote=obj))
 
 
 @router.post("/resolutions/{resolution_id}/tasks", response={201: Ok})
 def add_task(request, resolution_id: int, data: TaskIn):
     owner = get_object_or_404(User, pk=data.owner_id) if data.owner_id else None
-    return 201, services.add_task(request.user, get_object_or_404(Resolution, pk=resolution_id), title=data.title,
-                                  owner_name=data.owner_name, owner=owner, due=data.due)
+    resolution = get_object_or_404(Resolution, pk=resolution_id)
+    return Status(201, services.add_task(request.user, resolution, title=data.title, owner_name=data.owner_name,
+                                         owner=owner, due=data.due))
 
 
 @router.post("/resolutions/{resolution_id}/progress", response={201: Ok})
@@ -427,24 +429,25 @@ def progress(request, resolution_id: int, data: ProgressIn):
     """Progress on the resolution or one task; `done` marks the task done."""
     resolution = get_object_or_404(Resolution, pk=resolution_id)
     task = get_object_or_404(Task, pk=data.task_id, resolution=resolution) if data.task_id else None
-    return 201, services.report_progress(request.user, resolution, text=data.text, task=task, done=data.done)
+    return Status(201, services.report_progress(request.user, resolution, text=data.text, task=task, done=data.done))
 
 
 @router.post("/resolutions/{resolution_id}/ratings", response={201: Ok})
 def rate(request, resolution_id: int, data: RatingIn):
-    return 201, services.rate(request.user, get_object_or_404(Resolution, pk=resolution_id), score=data.score,
-                              comment=data.comment)
+    return Status(201, services.rate(request.user, get_object_or_404(Resolution, pk=resolution_id), score=data.score,
+                                     comment=data.comment))
 
 
 @router.post("/conventions", response={201: Ok})
 def create_convention(request, data: ConventionIn):
-    return 201, services.create_convention(request.user, place=get_object_or_404(Place, pk=data.place_id),
-                                           kind=data.kind, title=data.title)
+    return Status(201, services.create_convention(request.user, place=get_object_or_404(Place, pk=data.place_id),
+                                                  kind=data.kind, title=data.title))
 
 
 @router.post("/conventions/{convention_id}/versions", response={201: VersionOut})
 def draft_version(request, convention_id: int, data: VersionIn):
-    return 201, services.draft_version(request.user, get_object_or_404(Convention, pk=convention_id), **data.dict())
+    convention = get_object_or_404(Convention, pk=convention_id)
+    return Status(201, services.draft_version(request.user, convention, **data.dict()))
 
 
 @router.post("/versions/{version_id}/review", response=VersionOut)
@@ -457,8 +460,8 @@ def legal_review(request, version_id: int, data: ReviewIn):
 def put_to_vote(request, version_id: int, data: ConventionVoteIn):
     """Open the adoption vote on a reviewed version; closing it adopts or rejects the version."""
     version = get_object_or_404(ConventionVersion.objects.select_related("convention__place"), pk=version_id)
-    return 201, services.open_vote(request.user, place=version.convention.place, title=data.title, rules=data.rules,
-                                   convention_version=version, secret=data.secret)
+    return Status(201, services.open_vote(request.user, place=version.convention.place, title=data.title,
+                                          rules=data.rules, convention_version=version, secret=data.secret))
 
 
 @router.get("/notices", response=list[NoticeOut])

@@ -3,7 +3,7 @@
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
-from ninja import Field, Router, Schema
+from ninja import Field, Router, Schema, Status
 
 from .geo import locate
 from .models import Place
@@ -49,7 +49,7 @@ def locate_point(request, lat: float, lng: float):
     """The grid whose boundary contains the point (WGS-84 latitude/longitude)."""
     grid = locate(lat, lng)
     if grid is None:
-        return 404, {"detail": _("No grid contains this point.")}
+        return Status(404, {"detail": _("No grid contains this point.")})
     return grid
 
 

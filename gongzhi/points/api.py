@@ -4,7 +4,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from django.shortcuts import get_object_or_404
-from ninja import File, Form, Router, Schema
+from ninja import File, Form, Router, Schema, Status
 from ninja.files import UploadedFile
 from ninja.pagination import paginate
 
@@ -347,7 +347,7 @@ def my_accounts(request):
 
 @router.post("/households/{household_id}/account", response={201: AccountOut})
 def open_household_account(request, household_id: int):
-    return 201, services.open_household_account(request.user, _household(household_id))
+    return Status(201, services.open_household_account(request.user, _household(household_id)))
 
 
 def _household(household_id):
@@ -399,14 +399,14 @@ def account_entries(request, account_id: int):
 def award(request, account_id: int, payload: AwardIn):
     account = _account(request.user, account_id)
     rule = get_object_or_404(PointsRule, pk=payload.rule_id) if payload.rule_id else None
-    return 201, services.award(request.user, account, amount=payload.amount, rule=rule, reason=payload.reason,
-                               key=payload.key)
+    return Status(201, services.award(request.user, account, amount=payload.amount, rule=rule, reason=payload.reason,
+                                      key=payload.key))
 
 
 @router.post("/entries/{entry_id}/reverse", response={201: EntryOut})
 def reverse(request, entry_id: int, payload: ReverseIn):
     entry = get_object_or_404(Entry.objects.select_related("account__place"), pk=entry_id)
-    return 201, services.reverse_entry(request.user, entry, reason=payload.reason)
+    return Status(201, services.reverse_entry(request.user, entry, reason=payload.reason))
 
 
 # The rulebook and claims
@@ -419,7 +419,7 @@ def list_rules(request, place_id: int):
 
 @router.post("/places/{place_id}/rules", response={201: RuleOut})
 def create_rule(request, place_id: int, payload: RuleIn):
-    return 201, services.create_rule(request.user, _place(request.user, place_id), **payload.dict())
+    return Status(201, services.create_rule(request.user, _place(request.user, place_id), **payload.dict()))
 
 
 @router.patch("/rules/{rule_id}", response=RuleOut)
@@ -433,8 +433,8 @@ def submit_claim(request, rule_id: int, description: Form[str], account_id: Form
                  evidence: File[UploadedFile] = None):
     rule = get_object_or_404(PointsRule.objects.select_related("place"), pk=rule_id)
     account = _account(request.user, account_id) if account_id else None
-    return 201, services.submit_claim(request.user, rule, description=description, evidence=evidence,
-                                      account=account)
+    return Status(201, services.submit_claim(request.user, rule, description=description, evidence=evidence,
+                                             account=account))
 
 
 @router.get("/places/{place_id}/claims", response=list[ClaimOut])
@@ -461,13 +461,13 @@ def open_activities(request):
 
 @router.post("/places/{place_id}/activities", response={201: ActivityOut})
 def create_activity(request, place_id: int, payload: ActivityIn):
-    return 201, services.create_activity(request.user, _place(request.user, place_id), **payload.dict())
+    return Status(201, services.create_activity(request.user, _place(request.user, place_id), **payload.dict()))
 
 
 @router.post("/activities/{activity_id}/sign-up", response={201: ParticipationOut})
 def sign_up(request, activity_id: int):
-    return 201, services.sign_up(request.user, get_object_or_404(Activity.objects.select_related("place"),
-                                                                 pk=activity_id))
+    return Status(201, services.sign_up(request.user, get_object_or_404(Activity.objects.select_related("place"),
+                                                                        pk=activity_id)))
 
 
 @router.post("/activities/{activity_id}/participants", response={201: ParticipationOut})
@@ -476,7 +476,7 @@ def add_volunteer(request, activity_id: int, payload: VolunteerIn):
     activity = get_object_or_404(Activity.objects.select_related("place"), pk=activity_id)
     require(request.user, "points.run_activity", activity)
     person = get_object_or_404(Person.objects.select_related("household__place"), pk=payload.person_id)
-    return 201, services.add_volunteer(request.user, activity, person)
+    return Status(201, services.add_volunteer(request.user, activity, person))
 
 
 @router.post("/check-in", response=ParticipationOut)
@@ -540,7 +540,8 @@ def _item_fields(fields: dict) -> dict:
 
 @router.post("/places/{place_id}/items", response={201: ItemOut})
 def create_item(request, place_id: int, payload: ItemIn):
-    return 201, services.create_item(request.user, _place(request.user, place_id), **_item_fields(payload.dict()))
+    place = _place(request.user, place_id)
+    return Status(201, services.create_item(request.user, place, **_item_fields(payload.dict())))
 
 
 @router.patch("/items/{item_id}", response=ItemOut)
@@ -553,7 +554,7 @@ def update_item(request, item_id: int, payload: ItemPatch):
 def redeem(request, item_id: int, payload: RedeemIn):
     item = get_object_or_404(Item.objects.select_related("place"), pk=item_id)
     account = _account(request.user, payload.account_id) if payload.account_id else None
-    return 201, services.redeem(request.user, item, key=payload.key, quantity=payload.quantity, account=account)
+    return Status(201, services.redeem(request.user, item, key=payload.key, quantity=payload.quantity, account=account))
 
 
 @router.get("/me/redemptions", response=list[RedemptionOut])

@@ -5,7 +5,7 @@ from decimal import Decimal
 
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
-from ninja import File, Form, Router, Schema
+from ninja import File, Form, Router, Schema, Status
 from ninja.files import UploadedFile
 from ninja.pagination import paginate
 
@@ -193,7 +193,7 @@ def list_households(request, place_id: int):
 @router.post("/places/{place_id}/households", response={201: HouseholdOut})
 def create_household(request, place_id: int, payload: HouseholdIn):
     place = visible_place(request.user, place_id)
-    return 201, services.create_household(request.user, place=place, **payload.dict())
+    return Status(201, services.create_household(request.user, place=place, **payload.dict()))
 
 
 @router.get("/households/{household_id}", response=HouseholdOut)
@@ -210,7 +210,7 @@ def update_household(request, household_id: int, payload: HouseholdPatch):
 @router.post("/households/{household_id}/persons", response={201: PersonFull})
 def add_person(request, household_id: int, payload: PersonIn):
     household = visible_household(request.user, household_id)
-    return 201, services.add_person(request.user, household, **payload.dict())
+    return Status(201, services.add_person(request.user, household, **payload.dict()))
 
 
 @router.get("/persons/{person_id}", response=PersonFull)
@@ -261,7 +261,7 @@ def list_visits(request, household_id: int):
 @router.post("/households/{household_id}/visits", response={201: VisitOut})
 def record_visit(request, household_id: int, payload: VisitIn):
     household = visible_household(request.user, household_id)
-    return 201, services.record_visit(request.user, household, **payload.dict())
+    return Status(201, services.record_visit(request.user, household, **payload.dict()))
 
 
 @router.get("/places/{place_id}/unvisited", response=list[UnvisitedRow])
@@ -274,6 +274,7 @@ def unvisited(request, place_id: int, days: int | None = None):
 def import_register(request, place_id: int, file: UploadedFile = File(...), dry_run: Form[bool] = True):
     """Import the one-form spreadsheet (.xlsx/.csv). Nothing is written unless every row is valid."""
     place = visible_place(request.user, place_id)
+    oneform.check_size(file.size)  # before reading it into memory
     report = oneform.import_register(request.user, place, file.name, file.read(), dry_run=dry_run, request=request)
     return report.as_dict()
 

@@ -5,6 +5,7 @@ import io
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
@@ -95,15 +96,30 @@ def _cell(value) -> str:
     return str(value).strip()
 
 
+def check_size(size: int):
+    """Refuse a file over GONGZHI_IMPORT_MAX_BYTES; callers check before reading an upload into memory."""
+    if size > settings.GONGZHI_IMPORT_MAX_BYTES:
+        raise FileRejected(_("The file is larger than 20 MB; please split it."))
+
+
+def _guarded(rows, message):
+    """The parsers read lazily, row by row: a broken file can fail half-way, and that is the file's fault."""
+    try:
+        yield from rows
+    except Exception:
+        raise FileRejected(message) from None
+
+
 def read_rows(upload_name: str, data: bytes) -> list[dict]:
     """Rows as {column key: text}; the header row is matched by the Chinese headers, in any order."""
     name = upload_name.lower()
     if name.endswith(".xlsx"):
+        unreadable = _("The file is not a readable .xlsx spreadsheet.")
         try:
             wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
         except Exception:
-            raise FileRejected(_("The file is not a readable .xlsx spreadsheet.")) from None
-        raw = ([_cell(v) for v in row] for row in wb.worksheets[0].iter_rows(values_only=True))
+            raise FileRejected(unreadable) from None
+        raw = _guarded(([_cell(v) for v in row] for row in wb.worksheets[0].iter_rows(values_only=True)), unreadable)
     elif name.endswith(".csv"):
         for encoding in ("utf-8-sig", "gb18030"):
             try:
@@ -113,7 +129,10 @@ def read_rows(upload_name: str, data: bytes) -> list[dict]:
                 continue
         else:
             raise FileRejected(_("The CSV file is neither UTF-8 nor GBK encoded."))
-        raw = ([c.strip() for c in row] for row in csv.reader(io.StringIO(text)))
+        if "\x00" in text:
+            raise FileRejected(_("The CSV file contains NUL (\\x00) characters; please save it again as a CSV."))
+        raw = _guarded(([c.strip() for c in row] for row in csv.reader(io.StringIO(text))),
+                       _("The CSV file cannot be read: a line is malformed or a cell is too long."))
     else:
         raise FileRejected(_("Please upload an .xlsx or .csv file."))
     header = next(raw, None)
@@ -264,6 +283,7 @@ def import_register(user, community: Place, upload_name: str, data: bytes, *, dr
     """Validate the whole file; write all of it in one transaction only if every row is valid."""
     require(user, "registry.import_register", community)
     report = ImportReport(dry_run=dry_run)
+    check_size(len(data))
     rows = read_rows(upload_name, data)
     report.rows = len(rows)
     with transaction.atomic():

@@ -230,16 +230,15 @@ def import_page(request):
         stash = None
     elif request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
-        if upload.size > settings.GONGZHI_IMPORT_MAX_BYTES:
-            form.add_error("file", _("The file is larger than 20 MB; please split it."))
-        else:
+        try:
+            oneform.check_size(upload.size)  # before reading it into memory
             data = upload.read()
-            try:
-                report = oneform.import_register(request.user, form.cleaned_data["community"], upload.name, data,
-                                                 dry_run=True, request=request)
-            except ValidationError as exc:
-                form.add_error("file", exc.messages)
-            if report is not None and report.ok:
+            report = oneform.import_register(request.user, form.cleaned_data["community"], upload.name, data,
+                                             dry_run=True, request=request)
+        except ValidationError as exc:
+            form.add_error("file", exc.messages)
+        else:
+            if report.ok:
                 token = secrets.token_urlsafe(16)
                 folder = Path(settings.MEDIA_ROOT) / STASH_DIR
                 folder.mkdir(parents=True, exist_ok=True)

@@ -82,3 +82,18 @@ def test_idle_session_expires_and_activity_extends_it(client, world, settings):
     Session.objects.update(expire_date=timezone.now() - timedelta(seconds=1))  # idle too long
     response = client.get("/")
     assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+
+
+def test_api_token_refuses_nul_characters_in_chinese(client, world):
+    """Found by the schemathesis run: a NUL in the username reached PostgreSQL and gave a 500."""
+    response = client.post("/api/auth/token", {"username": "grid_a\x00", "password": PASSWORD},
+                           content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["detail"] == "文字中不能含有 NUL (\\x00) 字符。"
+    assert response.json()["errors"] == {"username": ["文字中不能含有 NUL (\\x00) 字符。"]}
+
+
+def test_api_body_that_is_not_json_is_a_clear_400(client, world):
+    response = client.post("/api/auth/token", "{not json", content_type="application/json")
+    assert response.status_code == 400
+    assert response.json() == {"detail": "请求内容不是有效的 JSON。"}

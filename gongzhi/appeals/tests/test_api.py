@@ -86,3 +86,11 @@ def test_metrics_api(api_client, w):
     assert x.status_code == 200 and x.content[:2] == b"PK"
     assert api_client.as_user(w.grid_worker_b).get(f"/api/appeals/metrics?place_id={w.community.pk}").status_code == 403
     assert api_client.as_user(w.resident).get("/api/appeals/categories").status_code == 200
+
+
+def test_huge_page_offset_or_limit_is_a_422_not_a_server_error(api_client, world):
+    """Found by the schemathesis run: offset=19488464864454719307776 overflowed the database integer (500)."""
+    api = api_client.as_user(world.resident)
+    assert api.get("/api/appeals/?offset=19488464864454719307776").status_code == 422
+    assert api.get("/api/appeals/?limit=156149490432194159575040").status_code == 422
+    assert api.get("/api/appeals/?offset=0&limit=1000").status_code == 200

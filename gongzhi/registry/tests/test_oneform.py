@@ -131,3 +131,65 @@ def test_export_reimports_cleanly(api_client, world):
     report = run_import(secretary, world, data).json()
     assert report["ok"], report["errors"]
     assert (report["unchanged"], report["persons_created"], report["persons_updated"]) == (2, 0, 0), report
+
+
+def _csv(rows, encoding="utf-8"):
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(HEADERS)
+    for row in rows:
+        writer.writerow([row.get(h, "") for h in HEADERS])
+    return out.getvalue().encode(encoding)
+
+
+@pytest.mark.parametrize("name, data, message", [
+    ("one.xlsx", bytes(range(256)) * 40, "不是可读取的 .xlsx"),                     # random bytes named .xlsx
+    ("one.xlsx", b"PK\x03\x04" + b"\x00" * 200, "不是可读取的 .xlsx"),              # a broken zip
+    ("one.csv", "网格,楼栋\n".encode("utf-16"), "UTF-8"),                            # UTF-16: neither UTF-8 nor GBK
+    ("one.csv", _csv(good_rows()).replace("赵一".encode(), "赵\x00一".encode()), "NUL"),  # a NUL in a cell
+    ("one.csv", _csv(good_rows()).replace("赵一".encode(), b"x" * 200_000), "无法读取"),  # a cell over csv's limit
+    ("one.pdf", b"%PDF-1.4", ".xlsx"),
+], ids=["random-bytes", "zip-not-xlsx", "utf-16-csv", "nul-in-csv", "huge-csv-cell", "pdf"])
+def test_malformed_spreadsheets_are_refused_clearly_and_write_nothing(api_client, world, name, data, message):
+    """Found by fuzzing uploads: a NUL in a CSV cell reached PostgreSQL, and an over-long cell was a 500."""
+    import zipfile
+
+    if name == "one.xlsx" and data.startswith(b"PK"):
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w") as archive:  # a real zip, but not a spreadsheet
+            archive.writestr("readme.txt", "not a workbook")
+        data = out.getvalue()
+    before = (Household.objects.count(), Person.objects.count())
+    response = run_import(api_client.as_user(world.community_worker), world, data, name=name)
+    assert response.status_code == 400, response.content
+    assert message in response.json()["detail"]
+    assert (Household.objects.count(), Person.objects.count()) == before
+
+
+def test_import_over_the_size_limit_is_refused_through_the_api(api_client, world, settings):
+    settings.GONGZHI_IMPORT_MAX_BYTES = 1000
+    response = run_import(api_client.as_user(world.community_worker), world, xlsx(good_rows()))
+    assert response.status_code == 400
+    assert response.json()["detail"] == "文件超过 20 MB，请拆分后导入。"
+    assert not Person.objects.filter(name="赵一").exists()
+
+
+@pytest.mark.parametrize("name, data, message", [
+    ("one.xlsx", b"PK\x03\x04 truncated", "不是可读取的 .xlsx"),
+    ("one.csv", _csv(good_rows()).replace("赵一".encode(), "赵\x00一".encode()), "NUL"),
+    ("big.xlsx", None, "文件超过 20 MB"),
+], ids=["broken-zip", "nul-in-csv", "too-big"])
+def test_import_page_shows_the_chinese_reason_and_writes_nothing(client, world, settings, name, data, message):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    if data is None:
+        settings.GONGZHI_IMPORT_MAX_BYTES = 1000
+        data = xlsx(good_rows())
+    client.force_login(world.community_worker)
+    before = (Household.objects.count(), Person.objects.count())
+    response = client.post("/registry/import/", {"community": world.community.pk,
+                                                 "file": SimpleUploadedFile(name, data)})
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    assert (Household.objects.count(), Person.objects.count()) == before
+    assert not client.session.get("import_stash")
