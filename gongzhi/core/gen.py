@@ -103,11 +103,11 @@ class Table:
     def __init__(self, model, columns):
         self.model = model
         self.fields = [model._meta.get_field(c) for c in columns]
-        # NOT NULL columns added to the model later get their default, so new fields do not break generation.
-        extra = [f for f in model._meta.concrete_fields
-                 if f not in self.fields and not f.null and not f.primary_key and f.get_default() is not None]
-        self.fields += extra
-        self.defaults = tuple(f.get_db_prep_save(f.get_default(), connection) for f in extra)
+        # Columns the generator does not name get their model default, so a field added later needs no change here.
+        unnamed = [f for f in model._meta.concrete_fields
+                   if f not in self.fields and not f.primary_key and (f.has_default() or not f.null)]
+        self.defaults = tuple(f.get_default() for f in unnamed)
+        self.fields += unnamed
         self.names = [f.column for f in self.fields]
         self.table = model._meta.db_table
         self.count = 0
@@ -118,7 +118,7 @@ class Table:
                       if f.get_internal_type() in adapters and connection.vendor != "postgresql"]
 
     def add(self, row):
-        self.pending.append(tuple(row) + self.defaults if self.defaults else row)
+        self.pending.append((*row, *self.defaults) if self.defaults else row)
         if len(self.pending) >= CHUNK:
             self.flush()
 
@@ -465,7 +465,8 @@ class Generator:
                 amount = rng.choice([5, 10, 10, 20]) if balance < 10 or rng.random() < 0.8 else -rng.randint(1, balance)
                 balance += amount
                 entries.add((ent_id, acc_id, "award" if amount > 0 else "spend", amount, balance,
-                             "志愿服务" if amount > 0 else "积分超市兑换", "gen", str(acc_id), None, min(at, self.now), f"gen:{ent_id}"))
+                             "志愿服务" if amount > 0 else "积分超市兑换", "gen", str(acc_id), None, min(at, self.now),
+                             f"gen:{ent_id}"))
                 ent_id += 1
             accounts.add((acc_id, "household", household_id, place_id, balance, self.now))
             acc_id += 1
