@@ -451,8 +451,8 @@ class Generator:
         from gongzhi.registry.models import Household
         rng = self.rng
         accounts = Table(Account, ["id", "kind", "household_id", "place_id", "balance", "created_at"])
-        entries = Table(Entry, ["id", "account_id", "amount", "balance_after", "reason", "source_type", "source_id",
-                                "actor_id", "created_at", "idempotency_key"])
+        entries = Table(Entry, ["id", "account_id", "kind", "amount", "balance_after", "reason", "source_type",
+                                "source_id", "actor_id", "created_at", "idempotency_key"])
         acc_id, ent_id = _next_id(Account), _next_id(Entry)
         step = max(1, round(1 / self.scale.points_share))
         hh = Household.objects.filter(pk__gte=self.household_id0, pk__lt=self.household_end)
@@ -464,8 +464,9 @@ class Generator:
                 at += timedelta(hours=rng.randint(1, 700))
                 amount = rng.choice([5, 10, 10, 20]) if balance < 10 or rng.random() < 0.8 else -rng.randint(1, balance)
                 balance += amount
-                entries.add((ent_id, acc_id, amount, balance, "志愿服务" if amount > 0 else "积分超市兑换",
-                             "gen", str(acc_id), None, min(at, self.now), f"gen:{ent_id}"))
+                entries.add((ent_id, acc_id, "award" if amount > 0 else "spend", amount, balance,
+                             "志愿服务" if amount > 0 else "积分超市兑换", "gen", str(acc_id), None, min(at, self.now),
+                             f"gen:{ent_id}"))
                 ent_id += 1
             accounts.add((acc_id, "household", household_id, place_id, balance, self.now))
             acc_id += 1

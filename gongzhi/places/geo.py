@@ -3,9 +3,11 @@
 import threading
 import time
 
+import numpy as np
+import shapely
 from django.db.models import Count, Max
 from shapely import STRtree
-from shapely.geometry import Point, shape
+from shapely.geometry import shape
 
 from .models import GRID_KINDS, Place
 
@@ -23,6 +25,7 @@ class GridIndex:
         self._ids: list[int] = []
         self._rows: list[tuple] = []
         self._geoms = []
+        self._areas = np.empty(0)
 
     def _grids(self):
         return Place.objects.filter(kind__in=GRID_KINDS, boundary__isnull=False)
@@ -40,6 +43,7 @@ class GridIndex:
             self._ids = [r[1] for r in rows]
             self._rows = [r[1:] for r in rows]
             self._geoms = [shape(r[0]) for r in rows]
+            self._areas = shapely.area(np.array(self._geoms, dtype=object)) if rows else np.empty(0)
             self._tree = STRtree(self._geoms)
             self._stamp = stamp
 
@@ -48,12 +52,11 @@ class GridIndex:
 
     def _locate(self, latitude, longitude) -> int | None:
         self._refresh()
-        point = Point(longitude, latitude)  # GeoJSON order
-        hits = self._tree.query(point, predicate="intersects")
+        hits = self._tree.query(shapely.points(longitude, latitude), predicate="intersects")  # GeoJSON order
         if len(hits) == 0:
             return None
         # Overlapping boundaries: the smallest grid is the most specific answer.
-        return min(hits, key=lambda i: self._geoms[i].area)
+        return hits[0] if len(hits) == 1 else min(hits, key=self._areas.__getitem__)
 
     def locate_id(self, latitude: float, longitude: float) -> int | None:
         found = self._locate(latitude, longitude)
@@ -64,9 +67,32 @@ class GridIndex:
         found = self._locate(latitude, longitude)
         return None if found is None else Place.from_db("default", _ROW_FIELDS, self._rows[found])
 
+    def locate_ids(self, points) -> list[int | None]:
+        """Grid ids of many (latitude, longitude) points with one vectorised tree query."""
+        self._refresh()
+        coords = np.asarray(points, dtype=float).reshape(-1, 2)
+        found = [None] * len(coords)
+        if not len(coords) or not self._ids:
+            return found
+        point_idx, grid_idx = self._tree.query(shapely.points(coords[:, 1], coords[:, 0]), predicate="intersects")
+        # Per point, the smallest of the grids that contain it, as in locate_id.
+        order = np.lexsort((self._areas[grid_idx], point_idx))
+        point_idx, grid_idx = point_idx[order], grid_idx[order]
+        first = np.unique(point_idx, return_index=True)[1]
+        for point, grid in zip(point_idx[first].tolist(), grid_idx[first].tolist()):
+            found[point] = self._ids[grid]
+        return found
+
 
 grid_index = GridIndex()
 
 
 def locate(latitude: float, longitude: float) -> Place | None:
     return grid_index.locate_place(latitude, longitude)
+
+
+def locate_many(points) -> list[Place | None]:
+    """The grid of each (latitude, longitude) point, None outside every grid: one tree query, one Place query."""
+    ids = grid_index.locate_ids(points)
+    places = Place.objects.in_bulk({i for i in ids if i is not None})
+    return [places.get(i) for i in ids]

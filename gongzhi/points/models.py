@@ -129,7 +129,9 @@ class Entry(models.Model):
         verbose_name = _("ledger entry")
         verbose_name_plural = _("ledger entries")
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["source_type", "source_id"])]
+        # (account, -id): an account's latest entry, for posting and for the ledger audit.
+        indexes = [models.Index(fields=["source_type", "source_id"]),
+                   models.Index(fields=["account", "-id"], name="points_entry_account_latest")]
 
     def __str__(self):
         return f"{self.amount:+d} {self.reason}"

@@ -15,7 +15,8 @@ from io import BytesIO
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Count, F, Q, Sum
+from django.db.models import Count, F, OuterRef, Q, Subquery, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -291,16 +292,16 @@ def balance_from_entries(account) -> int:
 
 
 def audit_ledger():
-    """Recompute every balance from its entries; returns the accounts whose cache or chain disagrees."""
-    problems = []
-    sums = dict(Entry.objects.values_list("account").annotate(total=Sum("amount")).values_list("account", "total"))
-    for account in Account.objects.order_by("pk"):
-        computed = sums.get(account.pk, 0) or 0
-        last = Entry.objects.filter(account=account).order_by("-id").values_list("balance_after", flat=True).first()
-        if account.balance != computed or (last is not None and last != computed) or computed < 0:
-            problems.append({"account": account.pk, "cached": account.balance, "computed": computed,
-                             "last_balance_after": last})
-    return problems
+    """Recompute every balance from its entries; returns the accounts whose cache or chain disagrees.
+
+    One grouped query: the sum of each account's entries against its cached balance and against the running
+    balance written on its last entry (found through the (account, -id) index)."""
+    last = Entry.objects.filter(account=OuterRef("pk")).order_by("-id").values("balance_after")[:1]
+    accounts = (Account.objects.annotate(computed=Coalesce(Sum("entries__amount"), 0), last=Subquery(last))
+                .filter(~Q(balance=F("computed")) | ~Q(last=F("computed")) | Q(computed__lt=0))
+                .order_by("pk").values_list("pk", "balance", "computed", "last"))
+    return [{"account": pk, "cached": cached, "computed": computed, "last_balance_after": last}
+            for pk, cached, computed, last in accounts]
 
 
 @transaction.atomic

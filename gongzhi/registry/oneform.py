@@ -8,12 +8,15 @@ from decimal import Decimal, InvalidOperation
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
-from openpyxl import Workbook, load_workbook
+from openpyxl import Workbook
 from openpyxl.styles import Font
+from python_calamine import CalamineWorkbook
 
 from gongzhi.core import audit
-from gongzhi.core.crypto import lookup_hash, mask_id_number, mask_phone
+from gongzhi.core.crypto import encrypt, lookup_hash, mask_id_number, mask_phone
+from gongzhi.core.gen import Table
 from gongzhi.core.models import AuditEvent
 from gongzhi.places.models import GRID_KINDS, Kind, Place
 
@@ -115,11 +118,12 @@ def read_rows(upload_name: str, data: bytes) -> list[dict]:
     name = upload_name.lower()
     if name.endswith(".xlsx"):
         unreadable = _("The file is not a readable .xlsx spreadsheet.")
+        # calamine (Rust) reads cached cell values about 20 times faster than openpyxl's read-only mode.
         try:
-            wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+            sheet = CalamineWorkbook.from_filelike(io.BytesIO(data)).get_sheet_by_index(0)
         except Exception:
             raise FileRejected(unreadable) from None
-        raw = _guarded(([_cell(v) for v in row] for row in wb.worksheets[0].iter_rows(values_only=True)), unreadable)
+        raw = _guarded(([_cell(v) for v in row] for row in sheet.iter_rows()), unreadable)
     elif name.endswith(".csv"):
         for encoding in ("utf-8-sig", "gb18030"):
             try:
@@ -260,23 +264,62 @@ def _plan(user, community, rows, report):
     if not person_plan:
         return hh_plan, person_plan, {}, {}
     existing_hh = {(h.place_id, h.door_no): h for h in
-                   Household.objects.filter(place__path__startswith=community.path)}
-    hashes = [p[2] for p in person_plan]
-    existing_people = {}
-    for start in range(0, len(hashes), 5000):
-        for person in Person.objects.select_related("household__place").filter(id_number_hash__in=hashes[start:start + 5000]):
-            existing_people[person.id_number_hash] = person
+                   Household.objects.filter(place__path__startswith=community.path)
+                   .only("id", "place_id", "door_no", "area_m2", "tenure")}
+    existing_people = _existing_people([p[2] for p in person_plan])
+    allowed = _places_user_may_edit(user, {p.place_id for p in existing_people.values() if p.place_id})
     for index, _key, id_hash, _c in person_plan:
         person = existing_people.get(id_hash)
-        if person and person.household_id and not user.scope.covers(person.household.place, _editor_roles()):
+        if person and person.place_id and person.place_id not in allowed:
             report.errors.append(RowError(index, LABEL["id_number"],
                                           _("This person is registered in another community outside your area.")))
     return hh_plan, person_plan, existing_hh, existing_people
 
 
+# What an import compares and writes. Encrypted values are compared by their lookup hash, so the existing
+# register is never decrypted; the hash normalises the same way the validators do.
+_COMPARED = ("name", "gender", "birth_date", "id_number_hash", "phone_hash", "relation", "ethnicity", "political",
+             "tags", "notes")
+_WRITTEN = ("name", "gender", "birth_date", "id_number", "id_number_hash", "phone", "phone_hash", "relation",
+            "ethnicity", "political", "tags", "notes")
+_BATCH = 2000
+
+
+@dataclass
+class _Existing:
+    pk: int
+    household_id: int | None
+    place_id: int | None
+    values: tuple
+
+
+def _existing_people(hashes) -> dict[str, _Existing]:
+    """The persons already registered under these ID hashes, anywhere, without decrypting anything."""
+    found = {}
+    for start in range(0, len(hashes), 5000):
+        for pk, household_id, place_id, *values in (
+                Person.objects.filter(id_number_hash__in=hashes[start:start + 5000])
+                .values_list("pk", "household_id", "household__place_id", *_COMPARED)):
+            found[values[_COMPARED.index("id_number_hash")]] = _Existing(pk, household_id, place_id, tuple(values))
+    return found
+
+
+def _places_user_may_edit(user, place_ids) -> set[int]:
+    places = Place.objects.filter(pk__in=place_ids).only("id", "path")
+    return {p.pk for p in places if user.scope.covers(p, _editor_roles())}
+
+
 def _editor_roles():
     from gongzhi.accounts.roles import REGISTER_EDIT_ROLES
     return REGISTER_EDIT_ROLES
+
+
+def _person_values(cleaned, id_hash) -> dict:
+    values = {k: cleaned[k] for k in ("name", "gender", "birth_date", "id_number", "relation", "ethnicity",
+                                      "political", "tags", "notes")}
+    values["phone"] = cleaned["phone"] or None
+    values["id_number_hash"], values["phone_hash"] = id_hash, lookup_hash(values["phone"])
+    return values
 
 
 def import_register(user, community: Place, upload_name: str, data: bytes, *, dry_run: bool, request=None) -> ImportReport:
@@ -291,49 +334,68 @@ def import_register(user, community: Place, upload_name: str, data: bytes, *, dr
         if report.errors:
             report.errors.sort(key=lambda e: e.row)
             return report
-        households = {}
-        for key, item in hh_plan.items():
-            household = existing_hh.get(key)
-            fields = {k: v for k, v in item["fields"].items() if v is not None}
-            if household is None:
-                report.households_created += 1
-                if not dry_run:
-                    household = Household.objects.create(place=item["place"], door_no=key[1], **fields)
-            elif any(getattr(household, k) != v for k, v in fields.items()):
-                report.households_updated += 1
-                if not dry_run:
-                    for k, v in fields.items():
-                        setattr(household, k, v)
-                    household.save()
-            households[key] = household
-        for _index, key, id_hash, cleaned in person_plan:
-            person = existing_people.get(id_hash)
-            values = {k: cleaned[k] for k in ("name", "gender", "birth_date", "id_number", "phone", "relation",
-                                              "ethnicity", "political", "tags", "notes")}
-            values["phone"] = values["phone"] or None
-            if person is None:
-                report.persons_created += 1
-                if not dry_run:
-                    Person(household=households[key], **values).save()
-                continue
-            target_household = households[key]
-            changed = [k for k, v in values.items() if getattr(person, k) != v]
-            moved = target_household is None or person.household_id != target_household.pk
-            if changed or moved:
-                report.persons_updated += 1
-                if not dry_run:
-                    for k in changed:
-                        setattr(person, k, values[k])
-                    person.household = target_household
-                    person.save()
-            else:
-                report.unchanged += 1
+        del rows  # the plan holds what is needed; keeps peak memory down on big files
+        households = _write_households(hh_plan, existing_hh, report, dry_run)
+        _write_persons(person_plan, households, existing_people, report, dry_run)
         if not dry_run:
             report.written = True
             audit.record(AuditEvent.Action.IMPORT, request=request, user=user, obj=community,
                          detail=f"{upload_name}: {report.rows} rows, +{report.persons_created} persons, "
                                 f"~{report.persons_updated} updated")
     return report
+
+
+def _write_households(hh_plan, existing_hh, report, dry_run) -> dict:
+    """Create and update the households in batches; returns them by (place id, door no), None if not written."""
+    households, created, updated = {}, [], []
+    now = timezone.now()
+    for key, item in hh_plan.items():
+        household = existing_hh.get(key)
+        fields = {k: v for k, v in item["fields"].items() if v is not None}
+        if household is None:
+            household = Household(place=item["place"], door_no=key[1], **fields)
+            created.append(household)
+        elif any(getattr(household, k) != v for k, v in fields.items()):
+            for k, v in fields.items():
+                setattr(household, k, v)
+            household.updated_at = now  # bulk_update does not apply auto_now
+            updated.append(household)
+        households[key] = household
+    report.households_created, report.households_updated = len(created), len(updated)
+    if dry_run:
+        return {key: None if h.pk is None else h for key, h in households.items()}
+    Household.objects.bulk_create(created, batch_size=_BATCH)
+    Household.objects.bulk_update(updated, ["area_m2", "tenure", "updated_at"], batch_size=_BATCH)
+    return households
+
+
+def _write_persons(person_plan, households, existing_people, report, dry_run):
+    """Create new persons (streamed: COPY on PostgreSQL) and update changed ones in batches. Bulk writes skip
+    Person.save, so the ciphertexts and lookup hashes are set here."""
+    now = timezone.now()
+    table = None if dry_run else Table(Person, ["household_id", *_WRITTEN, "created_at", "updated_at"])
+    updated = []
+    for _index, key, id_hash, cleaned in person_plan:
+        values = _person_values(cleaned, id_hash)
+        target = households[key]
+        person = existing_people.get(id_hash)
+        if person is None:
+            report.persons_created += 1
+            if table is not None:
+                values["id_number"] = encrypt(values["id_number"])
+                values["phone"] = values["phone"] and encrypt(values["phone"])
+                table.add((target.pk, *(values[k] for k in _WRITTEN), now, now))
+        elif (person.values != tuple(values[k] for k in _COMPARED)
+              or target is None or person.household_id != target.pk):
+            report.persons_updated += 1
+            if not dry_run:
+                updated.append(Person(pk=person.pk, household=target, updated_at=now, **values))
+        else:
+            report.unchanged += 1
+    if not dry_run:
+        table.flush()
+        # Few rows change on a re-import; bulk_update's CASE per field grows with the batch, so keep it small.
+        Person.objects.bulk_update(updated, [*_WRITTEN, "household", "updated_at"], batch_size=500)
 
 
 def _row_for(person: Person, full: bool) -> list:

@@ -21,6 +21,11 @@ PERSON_FIELDS = ("name", "gender", "id_number", "phone", "relation", "ethnicity"
 HOUSEHOLD_FIELDS = ("door_no", "area_m2", "tenure", "notes")
 
 
+# Computed once: TextChoices.values builds a new list on every access, and imports check every row.
+_CHOICES = [(key, frozenset(choices.values)) for key, choices in
+            (("gender", Person.Gender), ("relation", Person.Relation), ("political", Person.Political))]
+
+
 def require(user, perm, obj=None):
     """Raise PermissionDenied unless the user holds the rule; one place for the check and its log."""
     if not user.has_perm(perm, obj):
@@ -49,8 +54,8 @@ def clean_person_data(data: dict) -> dict:
             validate_phone(cleaned["phone"])
         except ValidationError as exc:
             errors["phone"] = exc.messages[0]
-    for key, choices in (("gender", Person.Gender), ("relation", Person.Relation), ("political", Person.Political)):
-        if cleaned.get(key) and cleaned[key] not in choices.values:
+    for key, choices in _CHOICES:
+        if cleaned.get(key) and cleaned[key] not in choices:
             errors[key] = _("Unknown value: %(value)s") % {"value": cleaned[key]}
     if errors:
         raise ValidationError(errors)

@@ -4,7 +4,9 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from gongzhi.core.testing import square
-from gongzhi.places.geo import locate
+import random
+
+from gongzhi.places.geo import locate, locate_many
 from gongzhi.places.models import Kind
 from gongzhi.places.services import create_place, set_boundary
 
@@ -37,6 +39,19 @@ def test_index_follows_boundary_changes(world):
     set_boundary(world.grid_b, square(114.0, 30.0))
     assert locate(30.005, 114.005) == world.grid_b
     assert locate(30.395, 114.895) is None
+
+
+def test_many_points_at_once_give_the_same_grids_as_one_by_one(world):
+    # grid B now covers grid A and more: in the overlap the smaller grid A is the answer, as one by one
+    set_boundary(world.grid_b, square(114.87, 30.38, size=0.04))
+    rng = random.Random(1)
+    points = [(30.38 + rng.random() * 0.06, 114.86 + rng.random() * 0.06) for _ in range(300)]
+    points += [(30.395, 114.885), (30.415, 114.905), (31.0, 115.0)]
+    found = locate_many(points)
+    assert found[-3:] == [world.grid_a, world.grid_b, None]
+    assert found == [locate(lat, lng) for lat, lng in points]
+    assert {world.grid_a, world.grid_b, None} == set(found)
+    assert locate_many([]) == []
 
 
 def test_bad_boundary_rejected(world):

@@ -79,6 +79,25 @@ def test_audit_command_reports_tampering(world, capsys):
     assert "cached 99, from entries 10" in capsys.readouterr().out
 
 
+def test_audit_reads_the_whole_ledger_in_one_query_and_finds_each_kind_of_tampering(world,
+                                                                                 django_assert_num_queries):
+    tampered_balance = funded_account(world, 10)
+    tampered_entry = services.account_for_person(world.person_b)
+    services.award(world.community_worker, tampered_entry, amount=5, reason="x", key="t1")
+    services.award(world.community_worker, tampered_entry, amount=7, reason="x", key="t2")
+    empty = services.account_for_household(world.household_b)
+    with django_assert_num_queries(1):
+        assert services.audit_ledger() == []
+    Account.objects.filter(pk=tampered_balance.pk).update(balance=99)
+    # an entry's amount edited behind the ledger's back: the sum no longer matches the last running balance
+    Entry.objects.filter(idempotency_key="t1").update(amount=50)
+    with django_assert_num_queries(1):
+        problems = {p["account"]: p for p in services.audit_ledger()}
+    assert set(problems) == {tampered_balance.pk, tampered_entry.pk} and empty.pk not in problems
+    assert (problems[tampered_balance.pk]["cached"], problems[tampered_balance.pk]["computed"]) == (99, 10)
+    assert problems[tampered_entry.pk]["computed"] == 57 and problems[tampered_entry.pk]["last_balance_after"] == 12
+
+
 def test_rule_cap_role_and_evidence(world):
     rule = services.create_rule(world.community_worker, world.community, name="垃圾分类", points=5,
                                 award_role="grid_worker", cap=1, period="day")

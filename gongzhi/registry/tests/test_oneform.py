@@ -4,8 +4,10 @@ import csv
 import io
 
 import pytest
+from django.db import connection
 from openpyxl import Workbook, load_workbook
 
+from gongzhi.core.crypto import lookup_hash
 from gongzhi.core.testing import valid_id
 from gongzhi.registry.models import Household, Person
 from gongzhi.registry.oneform import COLUMNS
@@ -54,6 +56,14 @@ def test_good_file_imports_then_is_idempotent(api_client, world):
     assert first["written"] and first["persons_created"] == 3
     household = Household.objects.get(place=world.unit_a, door_no="102")
     assert household.members.count() == 2 and float(household.area_m2) == 76.5
+    # written in bulk: encrypted at rest, found by the lookup hashes like a person saved one by one
+    head = Person.objects.get(id_number_hash=lookup_hash(valid_id(seq="101")))
+    assert head.phone == "13911110001" and head == Person.objects.get(phone_hash=lookup_hash("13911110001"))
+    assert head.household == household and head.gender and head.birth_date and head.departed == ""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT id_number, phone FROM registry_person WHERE id = %s", [head.pk])
+        stored = cursor.fetchone()
+    assert valid_id(seq="101") not in stored and "13911110001" not in stored and stored[0].startswith("gAAAA")
     counts = (Household.objects.count(), Person.objects.count())
     second = run_import(api, world, data).json()
     assert second["persons_created"] == 0 and second["persons_updated"] == 0 and second["unchanged"] == 3
