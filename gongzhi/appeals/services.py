@@ -7,7 +7,7 @@ current status, changes the appeal under a row lock, appends one AppealEvent and
 from datetime import timedelta
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -20,7 +20,7 @@ from gongzhi.core.uploads import clean_image
 from gongzhi.core.crypto import lookup_hash
 from gongzhi.core.validators import normalise_phone, validate_phone
 from gongzhi.places import geo
-from gongzhi.places.models import COMMUNITY_KINDS, GRID_KINDS, SUBDISTRICT_KINDS, Kind, Place
+from gongzhi.places.models import COMMUNITY_KINDS, GRID_KINDS, SUBDISTRICT_KINDS, Kind
 from gongzhi.registry.services import require
 
 from .models import TIER_ORDER, Appeal, AppealEvent, Category, Notification, SubTask, Tier

@@ -17,6 +17,7 @@ from django.core.management.color import no_style
 from django.db import connection, transaction
 from django.db.models import Max
 
+from gongzhi.core.bulk import Table
 from gongzhi.core.crypto import encrypt
 from gongzhi.core.validators import id_check_digit
 
@@ -59,7 +60,6 @@ ID_DAYS = 80 * 365 + 20        # birth dates from 1940-01-01 on
 ID_SLOTS = ID_DAYS * 999        # (birth day, sequence) pairs per region code
 ID_STEP = 7_368_787             # prime and coprime with ID_SLOTS: person index → slot is a bijection
 POOL = 2_000                   # distinct ciphertexts per encrypted column (Fernet costs ~25 µs a value)
-CHUNK = 50_000
 
 
 def person_id_number(region: str, index: int) -> str:
@@ -95,58 +95,6 @@ class _CipherPool:
             self.tokens.append(token)
             return token
         return self.tokens[index % len(self.tokens)]
-
-
-class Table:
-    """Streams rows into one model's table: COPY on PostgreSQL, executemany in big batches on SQLite."""
-
-    def __init__(self, model, columns):
-        self.model = model
-        self.fields = [model._meta.get_field(c) for c in columns]
-        # Columns the generator does not name get their model default, so a field added later needs no change here.
-        unnamed = [f for f in model._meta.concrete_fields
-                   if f not in self.fields and not f.primary_key and (f.has_default() or not f.null)]
-        self.defaults = tuple(f.get_default() for f in unnamed)
-        self.fields += unnamed
-        self.names = [f.column for f in self.fields]
-        self.table = model._meta.db_table
-        self.count = 0
-        self.pending = []
-        ops = connection.ops
-        adapters = {"DateTimeField": ops.adapt_datetimefield_value, "DateField": ops.adapt_datefield_value}
-        self.adapt = [(i, adapters[f.get_internal_type()]) for i, f in enumerate(self.fields)
-                      if f.get_internal_type() in adapters and connection.vendor != "postgresql"]
-
-    def add(self, row):
-        self.pending.append((*row, *self.defaults) if self.defaults else row)
-        if len(self.pending) >= CHUNK:
-            self.flush()
-
-    def flush(self):
-        self.write(self.pending)
-        self.pending = []
-
-    def write(self, rows):
-        rows = list(rows)
-        if not rows:
-            return
-        if self.adapt:
-            rows = [list(r) for r in rows]
-            for r in rows:
-                for i, fn in self.adapt:
-                    if r[i] is not None:
-                        r[i] = fn(r[i])
-        qn = connection.ops.quote_name
-        cols = ", ".join(qn(n) for n in self.names)
-        with connection.cursor() as cursor:
-            if connection.vendor == "postgresql":
-                with cursor.cursor.copy(f"COPY {qn(self.table)} ({cols}) FROM STDIN") as copy:
-                    for r in rows:
-                        copy.write_row(r)
-            else:
-                marks = ", ".join(["%s"] * len(self.names))
-                cursor.executemany(f"INSERT INTO {qn(self.table)} ({cols}) VALUES ({marks})", rows)
-        self.count += len(rows)
 
 
 def _next_id(model) -> int:

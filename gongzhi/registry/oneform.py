@@ -16,7 +16,7 @@ from python_calamine import CalamineWorkbook
 
 from gongzhi.core import audit
 from gongzhi.core.crypto import encrypt, lookup_hash, mask_id_number, mask_phone
-from gongzhi.core.gen import Table
+from gongzhi.core.bulk import Table
 from gongzhi.core.models import AuditEvent
 from gongzhi.places.models import GRID_KINDS, Kind, Place
 

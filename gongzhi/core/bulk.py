@@ -1,0 +1,58 @@
+"""Streaming bulk writes for large loads (one-form import, the benchmark generator): COPY on PostgreSQL,
+batched executemany on SQLite. Rows skip Model.save(), so callers set derived columns (ciphertexts, hashes)."""
+
+from django.db import connection
+
+CHUNK = 50_000
+
+
+class Table:
+    """Streams rows into one model's table: COPY on PostgreSQL, executemany in big batches on SQLite."""
+
+    def __init__(self, model, columns):
+        self.model = model
+        self.fields = [model._meta.get_field(c) for c in columns]
+        # Columns the caller does not name get their model default, so a field added later needs no change here.
+        unnamed = [f for f in model._meta.concrete_fields
+                   if f not in self.fields and not f.primary_key and (f.has_default() or not f.null)]
+        self.defaults = tuple(f.get_default() for f in unnamed)
+        self.fields += unnamed
+        self.names = [f.column for f in self.fields]
+        self.table = model._meta.db_table
+        self.count = 0
+        self.pending = []
+        ops = connection.ops
+        adapters = {"DateTimeField": ops.adapt_datetimefield_value, "DateField": ops.adapt_datefield_value}
+        self.adapt = [(i, adapters[f.get_internal_type()]) for i, f in enumerate(self.fields)
+                      if f.get_internal_type() in adapters and connection.vendor != "postgresql"]
+
+    def add(self, row):
+        self.pending.append((*row, *self.defaults) if self.defaults else row)
+        if len(self.pending) >= CHUNK:
+            self.flush()
+
+    def flush(self):
+        self.write(self.pending)
+        self.pending = []
+
+    def write(self, rows):
+        rows = list(rows)
+        if not rows:
+            return
+        if self.adapt:
+            rows = [list(r) for r in rows]
+            for r in rows:
+                for i, fn in self.adapt:
+                    if r[i] is not None:
+                        r[i] = fn(r[i])
+        qn = connection.ops.quote_name
+        cols = ", ".join(qn(n) for n in self.names)
+        with connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                with cursor.cursor.copy(f"COPY {qn(self.table)} ({cols}) FROM STDIN") as copy:
+                    for r in rows:
+                        copy.write_row(r)
+            else:
+                marks = ", ".join(["%s"] * len(self.names))
+                cursor.executemany(f"INSERT INTO {qn(self.table)} ({cols}) VALUES ({marks})", rows)
+        self.count += len(rows)
