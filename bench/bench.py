@@ -401,6 +401,8 @@ def profile_call(fn):
 
 # ---------------------------------------------------------------- context and main
 
+SCENARIOS = ("intake", "pgbench", "inbox", "rollups", "import", "locate", "tally", "audit", "profiles")
+
 def context(workers):
     from gongzhi.accounts.models import RoleAssignment, User
     from gongzhi.accounts.roles import Role
@@ -475,7 +477,9 @@ def main():
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--import-rows", type=int, default=100_000)
-    parser.add_argument("--skip-gen", action="store_true", help="the database already holds a generated dataset")
+    parser.add_argument("--only", default=",".join(SCENARIOS),
+                        help="comma-separated scenarios to run (default all; 'none' only generates): " + ", ".join(SCENARIOS))
+    parser.add_argument("--data", help="the kept cluster's directory (bench/run): generate once, reuse after")
     args = parser.parse_args()
     from django.core.management import call_command
     from gongzhi.appeals.models import Appeal
@@ -484,8 +488,16 @@ def main():
     results = {"scale": args.scale, "machine": machine(), "load_before": load_average()}
     print(f"machine: {results['machine']}  load {results['load_before']}", flush=True)
     call_command("migrate", verbosity=0)
-    if not args.skip_gen:
+    marker = Path(args.data) / f"generated-{args.scale}-{args.seed}.json" if args.data else None
+    if marker and marker.exists():
+        results["generate"] = {**json.loads(marker.read_text()), "reused": str(marker)}
+    else:
         results["generate"] = generate(args.scale, args.seed)
+        if marker:
+            marker.write_text(json.dumps(results["generate"], ensure_ascii=False))
+    only = set(args.only.split(",")) - {"none", ""}
+    if not only:
+        return
     ctx = context(args.workers)
     scen = results["scenarios"] = {}
     server = Server(args.workers)
