@@ -440,33 +440,94 @@ def context(workers):
 def table(results):
     rows = []
     r = results["scenarios"]
-    i, p = r["intake"], r["pgbench_intake"]
-    rows.append(("appeal intake (API, %d clients)" % i["clients"], f"{i['throughput_per_s']}/s",
-                 f"p50 {i['p50_ms']} / p99 {i['p99_ms']} ms, worker peak RSS {i['peak_worker_rss_mib']} MiB",
-                 "≥300/s, p99 ≤100 ms"))
-    rows.append(("same SQL via pgbench", f"{p['tps']:.1f}/s", f"avg {p['latency_avg_ms']} ms",
-                 f"ours/pgbench {r['intake_vs_pgbench']:.0%} (≥50%)"))
+    if "intake" in r:
+        i = r["intake"]
+        rows.append(("appeal intake (API, %d clients)" % i["clients"], f"{i['throughput_per_s']}/s",
+                     f"p50 {i['p50_ms']} / p99 {i['p99_ms']} ms, worker peak RSS {i['peak_worker_rss_mib']} MiB",
+                     "≥300/s, p99 ≤100 ms"))
+    if "pgbench_intake" in r:
+        p = r["pgbench_intake"]
+        ratio = f"ours/pgbench {r['intake_vs_pgbench']:.0%} (≥50%)" if "intake_vs_pgbench" in r else ""
+        rows.append(("same SQL via pgbench", f"{p['tps']:.1f}/s", f"avg {p['latency_avg_ms']} ms", ratio))
     for name in ("inbox_grid_worker", "inbox_community_worker"):
-        x = r[name]
-        rows.append((name.replace("_", " ") + f" ({x['open']} open)", "", f"p50 {x['p50_ms']} / p99 {x['p99_ms']} ms",
-                     "p99 ≤100 ms"))
+        if name in r:
+            x = r[name]
+            rows.append((name.replace("_", " ") + f" ({x['open']} open)", "",
+                         f"p50 {x['p50_ms']} / p99 {x['p99_ms']} ms", "p99 ≤100 ms"))
     for name, target in (("rollup_city_year", "≤1000 ms"), ("rollup_subdistrict_year", "≤200 ms")):
-        x = r[name]
-        rows.append((name.replace("_", " ") + f" ({x['appeals']} appeals)", "", f"median {x['median_ms']} ms",
-                     target))
-    x = r["import"]
-    rows.append((f"one-form import {x['rows']} rows", f"{x['rows_per_s']} rows/s", f"peak RSS {x['peak_rss_mib']} MiB",
-                 "≥10,000 rows/s, <1 GiB"))
-    x = r["point_to_grid"]
-    rows.append((f"point → grid ({x['grids']} grids)", f"{x['lookups_per_s']}/s one by one, "
-                 f"{x['bulk_lookups_per_s']}/s batched", f"index build {x['index_build_s']} s", "≥50,000/s"))
-    x = r["vote_tally"]
-    rows.append((f"vote tally ({x['electorate']} households)", "", f"load {x['load_s']} s, tally {x['tally_s']} s", ""))
-    x = r["points_audit"]
-    rows.append((f"points audit ({x['accounts']} accounts)", "", f"{x['seconds']} s", ""))
+        if name in r:
+            x = r[name]
+            rows.append((name.replace("_", " ") + f" ({x['appeals']} appeals)", "", f"median {x['median_ms']} ms",
+                         target))
+    if "import" in r:
+        x = r["import"]
+        rows.append((f"one-form import {x['rows']} rows", f"{x['rows_per_s']} rows/s",
+                     f"peak RSS {x['peak_rss_mib']} MiB", "≥10,000 rows/s, <1 GiB"))
+    if "point_to_grid" in r:
+        x = r["point_to_grid"]
+        rows.append((f"point → grid ({x['grids']} grids)", f"{x['lookups_per_s']}/s one by one, "
+                     f"{x['bulk_lookups_per_s']}/s batched", f"index build {x['index_build_s']} s", "≥50,000/s"))
+    if "vote_tally" in r:
+        x = r["vote_tally"]
+        rows.append((f"vote tally ({x['electorate']} households)", "", f"load {x['load_s']} s, tally {x['tally_s']} s",
+                     ""))
+    if "points_audit" in r:
+        x = r["points_audit"]
+        rows.append((f"points audit ({x['accounts']} accounts)", "", f"{x['seconds']} s", ""))
     lines = ["| scenario | rate | latency / memory | target |", "|---|---|---|---|"]
     lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def run_server_scenarios(args, ctx, only, scen):
+    server = Server(args.workers)
+    try:
+        if "intake" in only:
+            print("intake …", flush=True)
+            scen["intake"] = scenario_intake(server, ctx, args.clients, args.seconds, 100_000)
+            scen["intake"]["peak_worker_rss_mib"] = peak_rss_mib(server.worker_pids())
+        if "pgbench" in only:
+            statements, script = capture_intake_sql(ctx)
+            scen["intake_sql"] = {"queries": statements, "script": script}
+            print("pgbench …", flush=True)
+            scen["pgbench_intake"] = scenario_pgbench(script, args.clients, args.seconds)
+            if "intake" in scen and scen["pgbench_intake"]["tps"]:
+                scen["intake_vs_pgbench"] = scen["intake"]["throughput_per_s"] / scen["pgbench_intake"]["tps"]
+        if "inbox" in only:
+            print("inbox …", flush=True)
+            for name, key in (("inbox_grid_worker", "grid"), ("inbox_community_worker", "community")):
+                scen[name] = {**scenario_get(server, ctx[f"{key}_worker_headers"], "/api/appeals/inbox", 200),
+                              "open": ctx[f"{key}_open"]}
+        if "rollups" in only:
+            from gongzhi.appeals.models import Appeal
+            from gongzhi.places.models import Place
+            print("rollups …", flush=True)
+            end = date.today()
+            period = f"&start={end - timedelta(days=364)}&end={end}"
+            for name, place_id, n, warm in (("rollup_city_year", ctx["city_id"], 5, 1),
+                                            ("rollup_subdistrict_year", ctx["subdistrict_id"], 5, 1)):
+                place = Place.objects.get(pk=place_id)
+                scen[name] = {**scenario_get(server, ctx["city_headers"],
+                                             f"/api/appeals/metrics?place_id={place_id}{period}", n, warm),
+                              "appeals": Appeal.objects.filter(place__path__startswith=place.path).count()}
+        scen["server_peak_worker_rss_mib"] = peak_rss_mib(server.worker_pids())
+    finally:
+        server.stop()
+
+
+def run_profiles(ctx):
+    from gongzhi.accounts.models import User
+    from gongzhi.appeals import metrics
+    from gongzhi.places.models import Place
+    from gongzhi.points.services import audit_ledger
+    profiles = {"intake": profile_intake(ctx)}
+    officer = User.objects.get(username="bench-city-bureau")
+    subdistrict = Place.objects.get(pk=ctx["subdistrict_id"])
+    now = datetime.now(dt_timezone.utc)
+    profiles["rollup_subdistrict_year"] = profile_call(
+        lambda: metrics.compute(officer, subdistrict, now - timedelta(days=365), now))
+    profiles["points_audit"] = profile_call(audit_ledger)
+    return profiles
 
 
 def main():
@@ -478,14 +539,18 @@ def main():
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--import-rows", type=int, default=100_000)
     parser.add_argument("--only", default=",".join(SCENARIOS),
-                        help="comma-separated scenarios to run (default all; 'none' only generates): " + ", ".join(SCENARIOS))
+                        help="comma-separated scenarios to run (default all; 'none' only generates): "
+                        + ", ".join(SCENARIOS))
     parser.add_argument("--data", help="the kept cluster's directory (bench/run): generate once, reuse after")
     args = parser.parse_args()
     from django.core.management import call_command
-    from gongzhi.appeals.models import Appeal
     from gongzhi.core.gen import generate
 
-    results = {"scale": args.scale, "machine": machine(), "load_before": load_average()}
+    only = set(args.only.split(",")) - {"none", ""}
+    unknown = only - set(SCENARIOS)
+    if unknown:
+        parser.error(f"unknown scenarios: {', '.join(sorted(unknown))}")
+    results = {"scale": args.scale, "machine": machine(), "load_before": load_average(), "only": sorted(only)}
     print(f"machine: {results['machine']}  load {results['load_before']}", flush=True)
     call_command("migrate", verbosity=0)
     marker = Path(args.data) / f"generated-{args.scale}-{args.seed}.json" if args.data else None
@@ -495,61 +560,27 @@ def main():
         results["generate"] = generate(args.scale, args.seed)
         if marker:
             marker.write_text(json.dumps(results["generate"], ensure_ascii=False))
-    only = set(args.only.split(",")) - {"none", ""}
     if not only:
         return
     ctx = context(args.workers)
     scen = results["scenarios"] = {}
-    server = Server(args.workers)
-    try:
-        print("intake …", flush=True)
-        scen["intake"] = scenario_intake(server, ctx, args.clients, args.seconds, 100_000)
-        scen["intake"]["peak_worker_rss_mib"] = peak_rss_mib(server.worker_pids())
-        statements, script = capture_intake_sql(ctx)
-        scen["intake_sql"] = {"queries": statements, "script": script}
-        print("pgbench …", flush=True)
-        scen["pgbench_intake"] = scenario_pgbench(script, args.clients, args.seconds)
-        scen["intake_vs_pgbench"] = (scen["intake"]["throughput_per_s"] / scen["pgbench_intake"]["tps"]
-                                     if scen["pgbench_intake"]["tps"] else 0)
-        print("inbox …", flush=True)
-        scen["inbox_grid_worker"] = {**scenario_get(server, ctx["grid_worker_headers"], "/api/appeals/inbox", 200),
-                                     "open": ctx["grid_open"]}
-        scen["inbox_community_worker"] = {
-            **scenario_get(server, ctx["community_worker_headers"], "/api/appeals/inbox", 200),
-            "open": ctx["community_open"]}
-        print("rollups …", flush=True)
-        end = date.today()
-        start = end - timedelta(days=364)
-        period = f"&start={start}&end={end}"
-        for name, place_id, n, warm in (("rollup_city_year", ctx["city_id"], 2, 0),
-                                        ("rollup_subdistrict_year", ctx["subdistrict_id"], 5, 1)):
-            from gongzhi.places.models import Place
-            place = Place.objects.get(pk=place_id)
-            scen[name] = {**scenario_get(server, ctx["city_headers"],
-                                         f"/api/appeals/metrics?place_id={place_id}{period}", n, warm),
-                          "appeals": Appeal.objects.filter(place__path__startswith=place.path).count()}
-        scen["server_peak_worker_rss_mib"] = peak_rss_mib(server.worker_pids())
-    finally:
-        server.stop()
-    print("import …", flush=True)
-    scen["import"] = scenario_import(ctx, args.import_rows)
-    print("point → grid …", flush=True)
-    scen["point_to_grid"] = scenario_locate(ctx, 100_000)
-    print("tally, audit …", flush=True)
-    scen["vote_tally"] = scenario_tally(ctx)
-    scen["points_audit"] = scenario_points_audit()
-    print("profiles …", flush=True)
-    results["profiles"] = {"intake": profile_intake(ctx)}
-    from gongzhi.appeals import metrics
-    from gongzhi.accounts.models import User
-    from gongzhi.places.models import Place
-    officer = User.objects.get(username="bench-city-bureau")
-    subdistrict = Place.objects.get(pk=ctx["subdistrict_id"])
-    tz_start = datetime.now(dt_timezone.utc) - timedelta(days=365)
-    results["profiles"]["rollup_subdistrict_year"] = profile_call(
-        lambda: metrics.compute(officer, subdistrict, tz_start, datetime.now(dt_timezone.utc)))
-    from gongzhi.points.services import audit_ledger
-    results["profiles"]["points_audit"] = profile_call(audit_ledger)
+    if only & {"intake", "pgbench", "inbox", "rollups"}:
+        run_server_scenarios(args, ctx, only, scen)
+    if "import" in only:
+        print("import …", flush=True)
+        scen["import"] = scenario_import(ctx, args.import_rows)
+    if "locate" in only:
+        print("point → grid …", flush=True)
+        scen["point_to_grid"] = scenario_locate(ctx, 100_000)
+    if "tally" in only:
+        print("tally …", flush=True)
+        scen["vote_tally"] = scenario_tally(ctx)
+    if "audit" in only:
+        print("points audit …", flush=True)
+        scen["points_audit"] = scenario_points_audit()
+    if "profiles" in only:
+        print("profiles …", flush=True)
+        results["profiles"] = run_profiles(ctx)
     results["table_sizes"] = table_sizes()
     results["bench_process_peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     results["load_after"] = load_average()
@@ -557,7 +588,8 @@ def main():
     results["table"] = text
     out_dir = ROOT / "bench" / "results"
     out_dir.mkdir(parents=True, exist_ok=True)
-    out = out_dir / f"{datetime.now(dt_timezone.utc):%Y%m%d-%H%M}-{args.scale}.json"
+    suffix = "" if only == set(SCENARIOS) else "-" + "-".join(sorted(only))
+    out = out_dir / f"{datetime.now(dt_timezone.utc):%Y%m%d-%H%M}-{args.scale}{suffix}.json"
     out.write_text(json.dumps(results, ensure_ascii=False, indent=2, default=str))
     m = results["machine"]
     print(f"\n{m['date']} · {m['cpu']} · {m['cores']} cores · {m['ram_gib']} GiB · {m['db']} · scale {args.scale}"
