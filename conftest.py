@@ -26,13 +26,6 @@ def client(client):
     return client
 
 
-@pytest.fixture(autouse=True)
-def _fresh_rate_limits():
-    """Rate-limit counters live in a process-wide cache: each test starts with none."""
-    from django.core.cache import caches
-    caches["ratelimit"].clear()
-
-
 @pytest.fixture
 def world(db):
     from gongzhi.core.testing import build_world

@@ -154,7 +154,6 @@ GONGZHI_RATE_LIMITS = [
     ("POST", r"^/api/appeals/?$", 10, 600),
     ("POST", r"^/open311/v2/requests\.(json|xml)$", 10, 600),
 ]
-GONGZHI_RATE_LIMIT_CACHE = "ratelimit"
 
 # Sessions: idle timeout (refreshed on each request) plus an absolute lifetime.
 SESSION_COOKIE_AGE = int(os.environ.get("GONGZHI_SESSION_IDLE_SECONDS", str(30 * 60)))
@@ -189,9 +188,6 @@ GONGZHI_IMPORT_MAX_BYTES = 20 * 1024 * 1024
 
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
-    # Rate-limit counters are shared by all gunicorn workers in production (table made by accounts' migration 0004).
-    "ratelimit": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "gongzhi_ratelimit"}
-    if PRODUCTION else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "ratelimit"},
 }
 
 # Content-Security-Policy (django-csp): scripts and styles only from our own static files, no inline code.

@@ -21,9 +21,12 @@ class Scope:
     def for_user(cls, user) -> "Scope":
         if not user.is_authenticated:
             return cls()
-        grants = list(user.roles.filter(active=True).values_list("role", "place__path"))
-        person = getattr(user, "person", None)
-        return cls(is_superuser=user.is_superuser, grants=grants, household_id=person.household_id if person else None)
+        # One query for the roles and the household (not the person row: that would decrypt their ID and phone).
+        rows = type(user).objects.filter(pk=user.pk).values_list(
+            "roles__role", "roles__place__path", "roles__active", "person__household_id")
+        grants = [(role, path) for role, path, active, _household in rows if active]
+        household_id = next((household for *_grant, household in rows), None)
+        return cls(is_superuser=user.is_superuser, grants=grants, household_id=household_id)
 
     def paths(self, roles=STAFF_ROLES) -> list[str]:
         return sorted({path for role, path in self.grants if role in roles})

@@ -158,12 +158,23 @@ def submit(user, *, kind, category, description, title="", place=None, latitude=
     """Record an appeal. The same idempotency key returns the appeal it first created, with `replayed` set."""
     require(user, "appeals.submit_appeal")
     key = (idempotency_key or "").strip() or None
-    if key:
-        if len(key) > 80:
-            raise ValidationError({"idempotency_key": _("The idempotency key is too long.")})
-        existing = Appeal.objects.filter(idempotency_key=key).first()
-        if existing is not None:
+    if key and len(key) > 80:
+        raise ValidationError({"idempotency_key": _("The idempotency key is too long.")})
+    try:
+        return _record(user, key, kind=kind, category=category, description=description, title=title, place=place,
+                       latitude=latitude, longitude=longitude, address=address, source=source, urgency=urgency,
+                       contact_name=contact_name, contact_phone=contact_phone, photo=photo,
+                       reporter_person=reporter_person)
+    except (ValidationError, IntegrityError):
+        # A retry: the unique key refused the second row (or what was valid then is not now). Looked up only
+        # here, so a first submission costs no extra query.
+        if key and (existing := Appeal.objects.filter(idempotency_key=key).first()):
             return _same_submitter(user, existing)
+        raise
+
+
+def _record(user, key, *, kind, category, description, title, place, latitude, longitude, address, source, urgency,
+            contact_name, contact_phone, photo, reporter_person) -> Appeal:
     errors = {}
     if kind not in Appeal.Kind.values:
         errors["kind"] = _("Unknown kind of appeal.")
@@ -219,17 +230,12 @@ def submit(user, *, kind, category, description, title="", place=None, latitude=
     appeal.response_due = now + timedelta(hours=response_h)
     appeal.resolve_due = now + timedelta(hours=resolve_h)
     handlers = handlers_of(appeal)
-    try:
-        with transaction.atomic():  # appeal, history and notifications: one commit
-            appeal.save()
-            if photo is not None:
-                appeal.photo.save(photo.name or "photo", photo, save=True)
-            event = _event(appeal, user, "submit", "", "")
-            notify(handlers, appeal, _("New appeal #%(id)s: %(title)s") % {"id": appeal.pk, "title": appeal.title})
-    except IntegrityError:
-        if key and (existing := Appeal.objects.filter(idempotency_key=key).first()):
-            return _same_submitter(user, existing)  # a concurrent retry won the race
-        raise
+    with transaction.atomic():  # appeal, history and notifications: one commit
+        appeal.save()
+        if photo is not None:
+            appeal.photo.save(photo.name or "photo", photo, save=True)
+        event = _event(appeal, user, "submit", "", "")
+        notify(handlers, appeal, _("New appeal #%(id)s: %(title)s") % {"id": appeal.pk, "title": appeal.title})
     # The response shows the history and sub-tasks: hand over what was just written instead of reading it back.
     _known(appeal, events=[event], subtasks=[])
     appeal.replayed = False

@@ -52,3 +52,10 @@ def archive_audit_trail():
     """Move audit entries older than the retention (GONGZHI_AUDIT_RETENTION_DAYS) into an archive file."""
     from . import audit
     audit.archive()
+
+
+@periodic(every_seconds=600)
+def sweep_rate_counters():
+    """Drop rate-limit counters of windows that have ended."""
+    from .ratelimit import sweep_counters
+    return sweep_counters()

@@ -82,3 +82,12 @@ class AuditArchive(models.Model):
 
     def __str__(self):
         return self.file
+
+
+class RateCounter(models.Model):
+    """Requests counted in one rate-limit window for one rule and client address (core.ratelimit).
+    UNLOGGED on PostgreSQL: counters need no crash safety, so counting costs no WAL flush."""
+
+    key = models.CharField(max_length=200, primary_key=True)
+    hits = models.PositiveIntegerField(default=0)
+    expires = models.DateTimeField(db_index=True)

@@ -3,12 +3,16 @@
 import ipaddress
 import re
 import time
+from datetime import timedelta
 
 from django.conf import settings
-from django.core.cache import caches
+from django.db import connection
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.utils import timezone
 from django.utils.translation import gettext as _
+
+from .models import RateCounter
 
 
 def client_ip(request):
@@ -47,15 +51,22 @@ class RateLimitMiddleware:
     @staticmethod
     def hit(index, address, count, seconds) -> bool:
         """Count this request in its fixed window; True when it is over the limit."""
-        cache = caches[settings.GONGZHI_RATE_LIMIT_CACHE]
-        key = f"gz-rl:{index}:{address}:{int(time.time() // seconds)}"
-        if cache.add(key, 1, seconds + 1):
-            return count < 1
-        try:
-            return cache.incr(key) > count
-        except ValueError:  # expired between add and incr
-            cache.set(key, 1, seconds + 1)
-            return count < 1
+        return count_hit(f"{index}:{address}:{int(time.time() // seconds)}", seconds) > count
+
+
+def count_hit(key: str, seconds: int) -> int:
+    """One more hit on `key`; the total so far. One statement shared by every worker process (an UPSERT into
+    core.RateCounter, unlogged on PostgreSQL); expired windows are swept by the `sweep_rate_counters` job."""
+    table = RateCounter._meta.db_table
+    expires = timezone.now() + timedelta(seconds=seconds + 1)
+    with connection.cursor() as cursor:
+        cursor.execute(f"INSERT INTO {table} (key, hits, expires) VALUES (%s, 1, %s) "
+                       f"ON CONFLICT (key) DO UPDATE SET hits = {table}.hits + 1 RETURNING hits", [key, expires])
+        return cursor.fetchone()[0]
+
+
+def sweep_counters() -> int:
+    return RateCounter.objects.filter(expires__lt=timezone.now()).delete()[0]
 
 
 def too_many(request, retry_after):

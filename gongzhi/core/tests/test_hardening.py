@@ -144,3 +144,42 @@ def test_lockout_counts_the_forwarded_address(settings, world):
     assert Client().post("/accounts/login/", {"username": "grid_a", "password": PASSWORD}, **attacker).status_code == 429
     worker = {"REMOTE_ADDR": "10.0.0.2", "HTTP_X_FORWARDED_FOR": "203.0.113.10"}
     assert Client().post("/accounts/login/", {"username": "grid_a", "password": PASSWORD}, **worker).status_code == 302
+
+
+@pytest.mark.django_db(transaction=True)
+def test_rate_counters_are_exact_under_parallel_workers_and_swept_after_their_window():
+    """Gunicorn workers share one counter per address: parallel hits are all counted, the limit trips once."""
+    import threading
+    from datetime import timedelta
+
+    from django.db import connection
+    from django.utils import timezone
+
+    from gongzhi.core.models import RateCounter
+    from gongzhi.core.ratelimit import RateLimitMiddleware, sweep_counters
+
+    if connection.vendor != "postgresql":
+        pytest.skip("real parallel transactions need PostgreSQL")
+    barrier, over, lock = threading.Barrier(8), [], threading.Lock()
+
+    def worker():
+        barrier.wait()
+        for _ in range(25):
+            limited = RateLimitMiddleware.hit(0, "10.9.9.9", 150, 600)
+            with lock:
+                over.append(limited)
+        connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert len(over) == 200 and over.count(True) == 50  # hits 151…200 are over the limit of 150
+    assert RateCounter.objects.get().hits == 200
+    with connection.cursor() as cursor:  # no write-ahead log for counters
+        cursor.execute("SELECT relpersistence FROM pg_class WHERE relname = 'core_ratecounter'")
+        assert cursor.fetchone()[0] == "u"
+    assert sweep_counters() == 0
+    RateCounter.objects.update(expires=timezone.now() - timedelta(seconds=1))
+    assert sweep_counters() == 1 and not RateCounter.objects.exists()
