@@ -1,9 +1,7 @@
 """Deliberation pages: phone (topics near me, sign, comment, my votes, check in by QR), desk (convene, invite,
 minutes, votes, paper and proxy ballots, tasks, conventions), and the public page."""
 
-from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -13,7 +11,7 @@ from django.utils.translation import gettext_lazy
 from gongzhi.accounts.models import RoleAssignment, User
 from gongzhi.accounts.roles import Role
 from gongzhi.accounts.scope import home_place
-from gongzhi.core.forms import show_errors
+from gongzhi.core.forms import attempt
 from gongzhi.core.qr import qr_svg
 from gongzhi.places.models import Place
 from gongzhi.registry.services import require
@@ -34,20 +32,6 @@ MAJORITIES = {"simple": gettext_lazy("more than half"), "two_thirds": gettext_la
 
 def option_label(option):
     return OPTION_LABELS.get(option, option)
-
-
-def _attempt(request, form, action, success):
-    """Run a service call; show its ValidationError on the form (or as a message) instead of a crash page."""
-    try:
-        result = action()
-    except ValidationError as exc:
-        if form is not None:
-            show_errors(form, exc)
-        else:
-            messages.error(request, " ".join(exc.messages))
-        return None, False
-    messages.success(request, success)
-    return result, True
 
 
 def _bound(form_class, request, action, prefix=None, **kwargs):
@@ -104,7 +88,7 @@ def notices(request):
 def topic_new(request):
     form = TopicForm(request.POST or None, places=_home_places(request.user))
     if request.method == "POST" and form.is_valid():
-        topic, ok = _attempt(request, form, lambda: services.raise_topic(request.user, **form.cleaned_data),
+        topic, ok = attempt(request, form, lambda: services.raise_topic(request.user, **form.cleaned_data),
                              _("Topic raised; invite your neighbours to co-sign."))
         if ok:
             return redirect("deliberation:topic", topic.pk)
@@ -124,7 +108,7 @@ def _paper_signatures(request, topic, form):
             form.add_error("households", _("A door number is used by several households here; enter the sheet "
                                            "at the building or unit level."))
         return False
-    _r, ok = _attempt(request, form, lambda: services.add_paper_signatures(
+    _r, ok = attempt(request, form, lambda: services.add_paper_signatures(
         request.user, topic, households=found, scan=form.cleaned_data["scan"]), _("Paper signatures entered."))
     return ok
 
@@ -142,19 +126,19 @@ def topic_detail(request, pk):
     decline_form = _bound(DeclineForm, request, "decline", prefix="decline") if staff else None
     done = False
     if action == "cosign":
-        _attempt(request, None, lambda: services.cosign(request.user, topic), _("Thank you for co-signing."))
+        attempt(request, None, lambda: services.cosign(request.user, topic), _("Thank you for co-signing."))
         done = True
     elif action == "comment" and comment_form.is_valid():
-        _r, done = _attempt(request, comment_form, lambda: services.comment(
+        _r, done = attempt(request, comment_form, lambda: services.comment(
             request.user, topic, text=comment_form.cleaned_data["text"]), _("Comment posted."))
     elif action == "paper" and paper_form is not None and paper_form.is_valid():
         done = _paper_signatures(request, topic, paper_form)
     elif action == "merge" and merge_form is not None and merge_form.is_valid():
-        _r, done = _attempt(request, merge_form, lambda: services.merge_topic(
+        _r, done = attempt(request, merge_form, lambda: services.merge_topic(
             request.user, topic, merge_form.cleaned_data["into"], reason=merge_form.cleaned_data["reason"]),
             _("Topic merged."))
     elif action == "decline" and decline_form is not None and decline_form.is_valid():
-        _r, done = _attempt(request, decline_form, lambda: services.decline_topic(
+        _r, done = attempt(request, decline_form, lambda: services.decline_topic(
             request.user, topic, reason=decline_form.cleaned_data["reason"]), _("Topic declined; the reason is public."))
     if done:
         return redirect("deliberation:topic", topic.pk)
@@ -174,7 +158,7 @@ def meeting_check_in(request, pk, code):
     """The page a phone opens after scanning the QR code at the venue."""
     meeting = get_object_or_404(Meeting.objects.select_related("place"), pk=pk)
     if request.method == "POST":
-        _r, ok = _attempt(request, None, lambda: services.check_in(request.user, meeting, code=code), _("Checked in."))
+        _r, ok = attempt(request, None, lambda: services.check_in(request.user, meeting, code=code), _("Checked in."))
         if ok:
             return redirect("deliberation:meeting", meeting.pk)
     return render(request, "deliberation/check_in.html", {"meeting": meeting})
@@ -198,13 +182,13 @@ def desk(request, place_pk):
     meeting_form = MeetingForm(request.POST if action == "meeting" else None, topics=topics, prefix="m")
     vote_form = VoteForm(request.POST if action == "vote" else None, topics=topics, prefix="v")
     if action == "meeting" and meeting_form.is_valid():
-        meeting, ok = _attempt(request, meeting_form, lambda: services.convene_meeting(
+        meeting, ok = attempt(request, meeting_form, lambda: services.convene_meeting(
             request.user, place=place, **meeting_form.cleaned_data), _("Meeting convened."))
         if ok:
             return redirect("deliberation:meeting", meeting.pk)
     if action == "vote" and vote_form.is_valid():
         d = vote_form.cleaned_data
-        vote, ok = _attempt(request, vote_form, lambda: services.open_vote(
+        vote, ok = attempt(request, vote_form, lambda: services.open_vote(
             request.user, place=place, title=d["title"], rules=vote_form.rules(), topic=d["topic"],
             secret=d["secret"]), _("Vote opened."))
         if ok:
@@ -246,10 +230,10 @@ def meeting_detail(request, pk):
         }
     done = False
     if action == "check_in":
-        _attempt(request, None, lambda: services.check_in(user, meeting), _("Checked in."))
+        attempt(request, None, lambda: services.check_in(user, meeting), _("Checked in."))
         done = True
     elif action == "check_in_name":
-        _attempt(request, None, lambda: services.check_in(user, meeting, name=request.POST.get("name", "")),
+        attempt(request, None, lambda: services.check_in(user, meeting, name=request.POST.get("name", "")),
                  _("Checked in."))
         done = True
     elif action in forms and forms[action].is_valid():
@@ -260,7 +244,7 @@ def meeting_detail(request, pk):
             "document": (lambda: services.attach_document(user, meeting, **d), _("Document attached.")),
             "minutes": (lambda: services.record_minutes(user, meeting, **d), _("Minutes saved.")),
         }
-        _r, done = _attempt(request, form, *calls[action])
+        _r, done = attempt(request, form, *calls[action])
     if done:
         return redirect("deliberation:meeting", meeting.pk)
     context = {"meeting": meeting, "staff": staff, "forms": forms,
@@ -306,7 +290,7 @@ def _paper_ballot(request, vote, form):
         form.add_error("door_no", _("No household with this door number here.") if not households else
                        _("Several households here have this door number; enter the ballot at the building level."))
         return False
-    _r, ok = _attempt(request, form, lambda: services.cast_ballot(
+    _r, ok = attempt(request, form, lambda: services.cast_ballot(
         request.user, vote, d["option"], channel=d["channel"], household=households[0], proxy_name=d["proxy_name"],
         authorisation=d["authorisation"]), _("Ballot entered."))
     return ok
@@ -323,16 +307,16 @@ def vote_detail(request, pk):
     resolution_form = _bound(ResolutionForm, request, "resolution") if staff else None
     done = False
     if action == "cast":
-        _attempt(request, None, lambda: services.cast_ballot(request.user, vote, request.POST.get("option", "")),
+        attempt(request, None, lambda: services.cast_ballot(request.user, vote, request.POST.get("option", "")),
                  _("Your vote has been recorded."))
         done = True
     elif action == "paper" and paper_form is not None and paper_form.is_valid():
         done = _paper_ballot(request, vote, paper_form)
     elif action == "close" and staff:
-        _attempt(request, None, lambda: services.close_vote(request.user, vote), _("Vote closed and counted."))
+        attempt(request, None, lambda: services.close_vote(request.user, vote), _("Vote closed and counted."))
         done = True
     elif action == "resolution" and resolution_form is not None and resolution_form.is_valid():
-        res, ok = _attempt(request, resolution_form, lambda: services.create_resolution(
+        res, ok = attempt(request, resolution_form, lambda: services.create_resolution(
             request.user, place=vote.place, vote=vote, **resolution_form.cleaned_data), _("Resolution recorded."))
         if ok:
             return redirect("deliberation:resolution", res.pk)
@@ -375,14 +359,14 @@ def resolution_detail(request, pk):
     done = False
     if action == "task" and task_form is not None and task_form.is_valid():
         d = task_form.cleaned_data
-        _r, done = _attempt(request, task_form, lambda: services.add_task(
+        _r, done = attempt(request, task_form, lambda: services.add_task(
             user, resolution, title=d["title"], owner=d["owner"], owner_name=d["owner_name"], due=d["due"]),
             _("Task added."))
     elif action == "progress" and progress_form is not None and progress_form.is_valid():
-        _r, done = _attempt(request, progress_form, lambda: services.report_progress(
+        _r, done = attempt(request, progress_form, lambda: services.report_progress(
             user, resolution, **progress_form.cleaned_data), _("Progress recorded."))
     elif action == "rate" and rating_form.is_valid():
-        _r, done = _attempt(request, rating_form, lambda: services.rate(user, resolution, **rating_form.cleaned_data),
+        _r, done = attempt(request, rating_form, lambda: services.rate(user, resolution, **rating_form.cleaned_data),
                             _("Thank you for your rating."))
     if done:
         return redirect("deliberation:resolution", resolution.pk)
@@ -403,7 +387,7 @@ def conventions(request, place_pk):
     require(request.user, "deliberation.manage", place)
     form = _bound(ConventionForm, request, "create")
     if form.is_bound and form.is_valid():
-        convention, ok = _attempt(request, form, lambda: services.create_convention(
+        convention, ok = attempt(request, form, lambda: services.create_convention(
             request.user, place=place, **form.cleaned_data), _("Convention created; now draft its text."))
         if ok:
             return redirect("deliberation:convention", convention.pk)
@@ -431,15 +415,15 @@ def convention_detail(request, pk):
                                   else "household"}) if staff else None
     done = False
     if action == "draft" and draft_form is not None and draft_form.is_valid():
-        _r, done = _attempt(request, draft_form, lambda: services.draft_version(user, convention,
+        _r, done = attempt(request, draft_form, lambda: services.draft_version(user, convention,
                                                                                 **draft_form.cleaned_data),
                             _("New version drafted; it needs a legal review before the vote."))
     elif action == "review" and review_form is not None and target and review_form.is_valid():
-        _r, done = _attempt(request, review_form, lambda: services.legal_review(
+        _r, done = attempt(request, review_form, lambda: services.legal_review(
             user, target, **review_form.cleaned_data), _("Legal review recorded."))
     elif action == "vote" and vote_form is not None and target and vote_form.is_valid():
         d = vote_form.cleaned_data
-        vote, ok = _attempt(request, vote_form, lambda: services.open_vote(
+        vote, ok = attempt(request, vote_form, lambda: services.open_vote(
             user, place=convention.place, title=d["title"], rules=vote_form.rules(), convention_version=target,
             secret=d["secret"]), _("Vote opened."))
         if ok:

@@ -8,7 +8,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from gongzhi.core.forms import show_errors
+from gongzhi.core.forms import attempt, show_errors
 from gongzhi.core.http import xlsx_response
 from gongzhi.core.qr import qr_svg
 from gongzhi.places.models import COMMUNITY_KINDS, Place
@@ -231,13 +231,10 @@ def place_dashboard(request, place_pk):
 
 
 def _handle(request, form, func, success, target):
+    """A valid POST of `form` → one service call with its data → redirect to `target`; else None (render)."""
     if request.method == "POST" and form.is_valid():
-        try:
-            func(**form.cleaned_data)
-        except ValidationError as exc:
-            show_errors(form, exc)
-        else:
-            messages.success(request, success)
+        _r, ok = attempt(request, form, lambda: func(**form.cleaned_data), success)
+        if ok:
             return redirect(*target)
     return None
 

@@ -12,7 +12,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from gongzhi.core.forms import show_errors
+from gongzhi.core.forms import attempt
 from gongzhi.core.http import xlsx_response
 from gongzhi.places.models import COMMUNITY_KINDS, Place
 
@@ -41,12 +41,9 @@ def household_create(request, place_pk):
     place = get_object_or_404(Place, pk=place_pk)
     form = HouseholdForm(request.POST)
     if form.is_valid():
-        try:
-            household = services.create_household(request.user, place=place, **form.cleaned_data)
-        except ValidationError as exc:
-            show_errors(form, exc)
-        else:
-            messages.success(request, _("Household registered."))
+        household, ok = attempt(request, form, lambda: services.create_household(
+            request.user, place=place, **form.cleaned_data), _("Household registered."))
+        if ok:
             return redirect("registry:household", household.pk)
     messages.error(request, _("The household was not registered: %(errors)s") % {"errors": _errors_text(form)})
     return redirect("places:detail", place.pk)
@@ -61,12 +58,9 @@ def household_detail(request, pk):
         if form is None:
             raise PermissionDenied
         if form.is_valid():
-            try:
-                services.add_person(request.user, household, **form.cleaned_data)
-            except ValidationError as exc:
-                show_errors(form, exc)
-            else:
-                messages.success(request, _("Person added."))
+            _r, ok = attempt(request, form, lambda: services.add_person(request.user, household, **form.cleaned_data),
+                             _("Person added."))
+            if ok:
                 return redirect("registry:household", household.pk)
     return render(request, "registry/household.html", {
         "household": household,
@@ -88,12 +82,9 @@ def person_detail(request, pk):
         initial = {f: getattr(person, f) for f in services.PERSON_FIELDS}
         form = PersonForm(request.POST or None, initial=initial)
         if request.method == "POST" and form.is_valid():
-            try:
-                services.update_person(request.user, person, **form.cleaned_data)
-            except ValidationError as exc:
-                show_errors(form, exc)
-            else:
-                messages.success(request, _("Saved."))
+            _r, ok = attempt(request, form, lambda: services.update_person(request.user, person, **form.cleaned_data),
+                             _("Saved."))
+            if ok:
                 return redirect("registry:person", person.pk)
     elif request.method == "POST":
         raise PermissionDenied
@@ -112,12 +103,9 @@ def person_departure(request, pk):
     person = _person(pk)
     form = DepartureForm(request.POST)
     if form.is_valid():
-        try:
-            services.record_departure(request.user, person, **form.cleaned_data)
-        except ValidationError as exc:
-            show_errors(form, exc)
-        else:
-            messages.success(request, _("Saved."))
+        _r, ok = attempt(request, form, lambda: services.record_departure(request.user, person, **form.cleaned_data),
+                         _("Saved."))
+        if ok:
             return redirect("registry:person", person.pk)
     messages.error(request, _errors_text(form))
     return redirect("registry:person", person.pk)
@@ -130,13 +118,10 @@ def person_anonymise(request, pk):
     services.require(request.user, "registry.anonymise_person", person)
     form = AnonymiseForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        try:
-            services.anonymise_person(request.user, person, reason=form.cleaned_data["reason"],
-                                          confirmed=form.cleaned_data["confirm"])
-        except ValidationError as exc:
-            show_errors(form, exc)
-        else:
-            messages.success(request, _("The record has been anonymised."))
+        _r, ok = attempt(request, form, lambda: services.anonymise_person(
+            request.user, person, reason=form.cleaned_data["reason"], confirmed=form.cleaned_data["confirm"]),
+            _("The record has been anonymised."))
+        if ok:
             return redirect("registry:household", person.household_id) if person.household_id else redirect("core:home")
     return render(request, "registry/anonymise.html", {
         "person": person, "form": form, "anonymisable_from": services.anonymisable_from(person)})
@@ -173,12 +158,9 @@ def visit_create(request, household_pk):
     household = _household(request.user, household_pk)
     form = VisitForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        try:
-            services.record_visit(request.user, household, **form.cleaned_data)
-        except ValidationError as exc:
-            show_errors(form, exc)
-        else:
-            messages.success(request, _("Visit recorded."))
+        _r, ok = attempt(request, form, lambda: services.record_visit(request.user, household, **form.cleaned_data),
+                         _("Visit recorded."))
+        if ok:
             grid = services.grid_of(household.place)
             return redirect("registry:unvisited", grid.pk) if grid else redirect("registry:household", household.pk)
     return render(request, "registry/visit_form.html", {"household": household, "form": form})
