@@ -1,0 +1,121 @@
+"""Point → grid micro-benchmark: index build time, memory and single/batched lookups/s for N lattice grids."""
+
+import argparse
+import json
+import os
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def rss_mib() -> float:
+    """Resident memory now (GEOS geometries live outside Python's allocator, so tracemalloc would miss them)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def sample_points(grids, n, seed=3):
+    """n (lat, lng) points: each inside a random grid's bounding box ((x0, y0), (dx, dy)), as bench.py draws them."""
+    rng = random.Random(seed)
+    points = []
+    for _ in range(n):
+        (x0, y0), (dx, dy) = rng.choice(grids)
+        points.append((y0 + dy * rng.random(), x0 + dx * rng.random()))
+    return points
+
+
+def measure(points) -> dict:
+    """Build the index from the database, then look every point up one by one and all at once."""
+    from gongzhi.places.geo import grid_index, locate_many
+
+    grid_index.invalidate()
+    before = rss_mib()
+    started = time.perf_counter()
+    grid_index.locate_id(0, 0)
+    build = time.perf_counter() - started
+    grown = rss_mib() - before
+    started = time.perf_counter()
+    found = sum(1 for lat, lng in points if grid_index.locate_id(lat, lng) is not None)
+    single = time.perf_counter() - started
+    started = time.perf_counter()
+    ids = grid_index.locate_ids(points)
+    batched = time.perf_counter() - started
+    # The API's batch: ids plus one Place query.
+    started = time.perf_counter()
+    places = locate_many(points)
+    many = time.perf_counter() - started
+    n = len(points)
+    return {"index_build_s": round(build, 3), "index_rss_mib": round(grown, 1), "lookups": n, "found": found,
+            "lookups_per_s": round(n / single), "batched_found": sum(1 for i in ids if i is not None),
+            "batched_lookups_per_s": round(n / batched), "locate_many_per_s": round(n / many),
+            "locate_many_found": sum(1 for p in places if p is not None)}
+
+
+def lattice(count):
+    """count grids on gongzhi.core.gen's lattice, in rows as wide as the square root: Place rows and bboxes."""
+    from gongzhi.core.gen import CELL, _square
+    from gongzhi.places.models import Kind, Place
+
+    width = max(1, round(count ** 0.5))
+    places, boxes = [], []
+    for i in range(count):
+        boundary = _square(i % width, i // width)
+        x0, y0 = boundary["coordinates"][0][0]
+        places.append(Place(id=i + 1, kind=Kind.GRID, name=f"第{i + 1}网格", path=f"/{i + 1}/", depth=5,
+                            boundary=boundary, latitude=y0 + CELL[1] / 2, longitude=x0 + CELL[0] / 2))
+        boxes.append(((x0, y0), CELL))
+    return places, boxes
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--grids", type=int, nargs="+", default=[1_200, 15_000])
+    parser.add_argument("--lookups", type=int, default=100_000)
+    parser.add_argument("--repeat", type=int, default=3, help="runs per size; the best is reported")
+    parser.add_argument("--label", default="", help="stored with the result (e.g. before/after)")
+    parser.add_argument("--json", help="also write the results here")
+    args = parser.parse_args()
+
+    # A throw-away SQLite file holding only the places table: no dataset, no server.
+    os.environ["GONGZHI_VAR_DIR"] = tempfile.mkdtemp(prefix="gongzhi-locate-")
+    os.environ["DJANGO_SETTINGS_MODULE"] = "gongzhi.settings_test"
+    os.environ.pop("DATABASE_URL", None)
+    sys.path.insert(0, str(ROOT))
+    import django
+    django.setup()
+    from django.db import connection
+    from gongzhi.places.models import Place
+
+    with connection.schema_editor() as editor:
+        editor.create_model(Place)
+    results = {"label": args.label, "load_before": [round(x, 2) for x in os.getloadavg()], "sizes": {}}
+    for count in args.grids:
+        with connection.cursor() as cursor:  # not .delete(): the other apps' tables do not exist here
+            cursor.execute(f"DELETE FROM {Place._meta.db_table}")
+        places, boxes = lattice(count)
+        Place.objects.bulk_create(places, batch_size=2_000)
+        points = sample_points(boxes, args.lookups)
+        runs = [measure(points) for _ in range(args.repeat)]
+        best = {"runs_lookups_per_s": [r["lookups_per_s"] for r in runs], **max(runs, key=lambda r: r["lookups_per_s"]),
+                "index_build_s": min(r["index_build_s"] for r in runs), "index_rss_mib": runs[0]["index_rss_mib"],
+                "batched_lookups_per_s": max(r["batched_lookups_per_s"] for r in runs),
+                "locate_many_per_s": max(r["locate_many_per_s"] for r in runs)}
+        results["sizes"][count] = best
+        print(f"{count:>7} grids: build {best['index_build_s']:.3f} s (+{best['index_rss_mib']} MiB RSS), "
+              f"single {best['lookups_per_s']:,}/s {best['runs_lookups_per_s']}, "
+              f"batched {best['batched_lookups_per_s']:,}/s, locate_many {best['locate_many_per_s']:,}/s, "
+              f"found {best['found']}/{best['lookups']}", flush=True)
+    results["load_after"] = [round(x, 2) for x in os.getloadavg()]
+    print(f"load average before {results['load_before']} after {results['load_after']}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, ensure_ascii=False, indent=1))
+
+
+if __name__ == "__main__":
+    main()
