@@ -75,10 +75,9 @@ class Snapshot:
         # Cell size from the typical grid, grown if the extent would need too many cells.
         dx = float(np.median(bounds[:, 2] - bounds[:, 0])) / _CELLS_ACROSS or (x1 - x0) or 1.0
         dy = float(np.median(bounds[:, 3] - bounds[:, 1])) / _CELLS_ACROSS or (y1 - y0) or 1.0
-        grow = math.sqrt(((x1 - x0) / dx + 1) * ((y1 - y0) / dy + 1) / _MAX_CELLS)
-        if grow > 1:
+        while (nx := int((x1 - x0) / dx) + 1) * (ny := int((y1 - y0) / dy) + 1) > _MAX_CELLS:
+            grow = max(1.01, math.sqrt(nx * ny / _MAX_CELLS))
             dx, dy = dx * grow, dy * grow
-        nx, ny = int((x1 - x0) / dx) + 1, int((y1 - y0) / dy) + 1
         self.x0, self.y0, self.x1, self.y1 = float(x0), float(y0), float(x1), float(y1)
         self.nx, self.ny, self.fx, self.fy = nx, ny, 1.0 / dx, 1.0 / dy
         # Cells are tested a hair larger than they are: a point that rounds into a neighbouring cell is still
@@ -119,10 +118,8 @@ class Snapshot:
         # that covers it whole (those after it can never win there). Equal lists are shared.
         starts = np.flatnonzero(np.r_[True, cell[1:] != cell[:-1]])
         ends = np.r_[starts[1:], len(cell)]
-        covering = np.flatnonzero(covers)
-        nearest = np.searchsorted(covering, starts)
-        cut = np.where(nearest < len(covering), covering[np.minimum(nearest, len(covering) - 1)] + 1, ends)
-        cut = np.minimum(cut, ends)
+        covering = np.r_[np.flatnonzero(covers), len(cell)]  # (the last one only stops the search)
+        cut = np.minimum(covering[np.searchsorted(covering, starts)] + 1, ends)
         cells = [None] * (nx * ny)
         grids, covered, shared = grid.tolist(), covers.tolist(), {}
         for at, start, end in zip(cell[starts].tolist(), starts.tolist(), cut.tolist()):
