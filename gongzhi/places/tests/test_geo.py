@@ -3,6 +3,7 @@
 import json
 import math
 import random
+import sys
 import threading
 import time
 
@@ -192,15 +193,15 @@ class _Generations(GridIndex):
 
 
 @pytest.mark.django_db  # invalidate() registers an on-commit hook
-def test_lookups_during_rebuilds_see_one_generation_or_the_other():
+def test_lookups_during_rebuilds_see_one_generation_or_the_other(monkeypatch):
     # Generation A: a lattice; B: the same grids shifted by half a cell, fewer of them, with other ids.
-    a = lattice_rows(2_500, id_from=1)
+    a = lattice_rows(900, id_from=1)
     b = [(json.dumps(mapping(shapely.affinity.translate(shapely.from_geojson(t), CELL[0] / 2))),
-          100_000 + i) for t, i in lattice_rows(2_000)]
+          100_000 + i) for t, i in lattice_rows(700)]
     index = _Generations([a, b])
     answers = [Snapshot.from_rows(rows) for rows in (a, b)]
     rng = random.Random(6)
-    points = [(ORIGIN[1] + rng.uniform(0, 50) * CELL[1], ORIGIN[0] + rng.uniform(0, 50) * CELL[0]) for _ in range(500)]
+    points = [(ORIGIN[1] + rng.uniform(0, 30) * CELL[1], ORIGIN[0] + rng.uniform(0, 30) * CELL[0]) for _ in range(300)]
     expected = [{None if s.find(*p) is None else s.ids[s.find(*p)] for s in answers} for p in points]
     seen, errors, done = [], [], threading.Event()
 
@@ -213,17 +214,24 @@ def test_lookups_during_rebuilds_see_one_generation_or_the_other():
             errors.append(exc)
 
     index.snapshot()
+    # Compare with the "database" on every lookup: a changed stamp is rebuilt by one thread while the other
+    # goes on with the snapshot it has (invalidate() instead makes lookups wait for the new one).
+    monkeypatch.setattr(geo, "_RECHECK_SECONDS", 0.0)
     reader = threading.Thread(target=keep_looking_up)
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible: any window between two reads shows
     reader.start()
     try:
-        for switch in range(12):
+        for switch in range(40):
             index.current = (switch + 1) % 2
-            index.invalidate()
-            index.snapshot()  # rebuilt here, while the reader goes on
+            if switch % 4 == 0:
+                index.invalidate()
+            index.snapshot()
             time.sleep(0.01)
     finally:
         done.set()
         reader.join()
+        sys.setswitchinterval(interval)
     assert not errors
     wrong = [(k, found) for k, found in seen if found not in expected[k]]
     assert not wrong
