@@ -25,7 +25,6 @@ _ROW_FIELDS = [f.attname for f in Place._meta.concrete_fields if f.attname != "b
 _CELLS_ACROSS = 4.3
 # Upper bound on the hash (8 bytes a cell) for sparse or very uneven grids: cells then grow.
 _MAX_CELLS = 1 << 21
-_CELLS_PER_CHUNK = 50_000  # cell boxes made at once while building (bounds the temporary geometries)
 
 
 class Snapshot:
@@ -66,7 +65,8 @@ class Snapshot:
     # -- building
 
     def _build_cells(self):
-        if not len(self.geoms):
+        count = len(self.geoms)
+        if not count:
             self.x0, self.y0, self.x1, self.y1 = 1.0, 1.0, 0.0, 0.0  # an empty extent: every point misses
             self.nx, self.ny, self.fx, self.fy, self.cells = 1, 1, 0.0, 0.0, []
             return
@@ -81,55 +81,64 @@ class Snapshot:
             dx, dy = dx * grow, dy * grow
         self.x0, self.y0, self.x1, self.y1 = float(x0), float(y0), float(x1), float(y1)
         self.nx, self.ny, self.fx, self.fy = nx, ny, 1.0 / dx, 1.0 / dy
-        # Cells are tested a hair larger than they are: a point that rounds into a neighbouring cell is still
-        # inside the box that cell was judged by.
+        # A cell is judged as a box a hair larger than itself, so a point that rounds into a neighbouring cell
+        # still lies in the box its cell was judged by; boxes are matched to cells with twice that slack.
         margin = 1e-6 * max(dx, dy) + 1e-12 * max(abs(x0), abs(x1), abs(y0), abs(y1))
 
-        # Every (cell, grid) pair whose boxes meet, from the grids' bounding boxes, in cell then preference order.
-        c0 = np.clip(np.floor((bounds[:, 0] - margin - x0) / dx), 0, nx - 1).astype(np.int64)
-        c1 = np.clip(np.floor((bounds[:, 2] + margin - x0) / dx), 0, nx - 1).astype(np.int64)
-        r0 = np.clip(np.floor((bounds[:, 1] - margin - y0) / dy), 0, ny - 1).astype(np.int64)
-        r1 = np.clip(np.floor((bounds[:, 3] + margin - y0) / dy), 0, ny - 1).astype(np.int64)
-        widths = c1 - c0 + 1
-        per_grid = widths * (r1 - r0 + 1)
-        grid = np.repeat(np.arange(len(self.geoms)), per_grid)
-        offset = np.arange(len(grid)) - np.repeat(np.cumsum(per_grid) - per_grid, per_grid)
-        cell = (r0[grid] + offset // widths[grid]) * nx + c0[grid] + offset % widths[grid]
+        def cells_under(xmin, ymin, xmax, ymax):
+            """(box, cell) for every cell each box overlaps."""
+            c0, c1 = (np.clip(np.floor((x - x0) / dx), 0, nx - 1).astype(np.int64)
+                      for x in (xmin - 2 * margin, xmax + 2 * margin))
+            r0, r1 = (np.clip(np.floor((y - y0) / dy), 0, ny - 1).astype(np.int64)
+                      for y in (ymin - 2 * margin, ymax + 2 * margin))
+            widths = c1 - c0 + 1
+            per_box = widths * (r1 - r0 + 1)
+            item = np.repeat(np.arange(len(c0)), per_box)
+            offset = np.arange(len(item)) - np.repeat(np.cumsum(per_box) - per_box, per_box)
+            return item, (r0[item] + offset // widths[item]) * nx + c0[item] + offset % widths[item]
+
+        # Cells an edge of a grid passes through, from each edge's bounding box: exact for the axis-parallel
+        # and short edges of real boundaries, more than needed for long slanted ones (those cells are then
+        # answered by a geometry test, never wrongly).
+        parts, part_grid = shapely.get_parts(self.geoms, return_index=True)
+        rings, ring_part = shapely.get_rings(parts, return_index=True)
+        coords, coord_ring = shapely.get_coordinates(rings, return_index=True)
+        same_ring = coord_ring[1:] == coord_ring[:-1]
+        a, b = coords[:-1][same_ring], coords[1:][same_ring]
+        edge, edge_cell = cells_under(np.minimum(a[:, 0], b[:, 0]), np.minimum(a[:, 1], b[:, 1]),
+                                      np.maximum(a[:, 0], b[:, 0]), np.maximum(a[:, 1], b[:, 1]))
+        crossed = np.sort(edge_cell * count + part_grid[ring_part[coord_ring[:-1][same_ring]]][edge])
+
+        # Every (grid, cell) under the grid's bounding box. No edge in the cell: the cell lies wholly inside
+        # or wholly outside the grid, and its centre tells which.
+        grid, cell = cells_under(*bounds.T)
+        key = cell * count + grid
+        on_edge = crossed[np.minimum(np.searchsorted(crossed, key), len(crossed) - 1)] == key
+        clear = ~on_edge
+        inside = np.zeros(len(cell), dtype=bool)
+        inside[clear] = shapely.intersects_xy(self.geoms[grid[clear]], x0 + (cell[clear] % nx + 0.5) * dx,
+                                              y0 + (cell[clear] // nx + 0.5) * dy)
+        keep = on_edge | inside
+        cell, grid, covers = cell[keep], grid[keep], inside[keep]
+
+        # Per cell, its grids in preference order. A cell wholly inside its first grid stores just that grid;
+        # any other keeps its grids up to the first that covers it whole (those after can never win there).
         order = np.lexsort((self.rank[grid], cell))
-        cell, grid = cell[order], grid[order]
-
-        # Which grids meet each cell, and which cover it whole: one box per cell, a chunk of cells at a time.
-        unique_cells, starts = np.unique(cell, return_index=True)
-        starts = np.r_[starts, len(cell)]
-        meets = np.zeros(len(cell), dtype=bool)
-        covers = np.zeros(len(cell), dtype=bool)
-        for first in range(0, len(unique_cells), _CELLS_PER_CHUNK):
-            chunk = unique_cells[first:first + _CELLS_PER_CHUNK]
-            col, row = chunk % nx, chunk // nx
-            boxes = shapely.box(x0 + col * dx - margin, y0 + row * dy - margin,
-                                x0 + (col + 1) * dx + margin, y0 + (row + 1) * dy + margin)
-            part = slice(starts[first], starts[first + len(chunk)])
-            pair_boxes = np.repeat(boxes, np.diff(starts[first:first + len(chunk) + 1]))
-            geoms = self.geoms[grid[part]]
-            meets[part] = shapely.intersects(geoms, pair_boxes)
-            covers[part] = meets[part] & shapely.covers(geoms, pair_boxes)
-        cell, grid, covers = cell[meets], grid[meets], covers[meets]
-
-        # A cell wholly inside its first grid stores just that grid; any other keeps its grids up to the first
-        # that covers it whole (those after it can never win there). Equal lists are shared.
+        cell, grid, covers = cell[order], grid[order], covers[order]
         starts = np.flatnonzero(np.r_[True, cell[1:] != cell[:-1]])
         ends = np.r_[starts[1:], len(cell)]
         covering = np.r_[np.flatnonzero(covers), len(cell)]  # (the last one only stops the search)
         cut = np.minimum(covering[np.searchsorted(covering, starts)] + 1, ends)
-        cells = [None] * (nx * ny)
-        grids, covered, shared = grid.tolist(), covers.tolist(), {}
-        for at, start, end in zip(cell[starts].tolist(), starts.tolist(), cut.tolist()):
-            if end - start == 1 and covered[start]:
-                cells[at] = grids[start]
-            else:
-                found = tuple(grids[start:end])
-                cells[at] = shared.setdefault(found, found)
-        self.cells = cells
+        whole = covers[starts] & (cut - starts == 1)
+        positions = np.empty(count, dtype=object)
+        positions[:] = range(count)  # one int object per grid, shared by every cell that names it
+        cells = np.full(nx * ny, None, dtype=object)
+        cells[cell[starts[whole]]] = positions[grid[starts[whole]]]
+        grids, shared = positions[grid].tolist(), {}
+        for at, start, end in zip(cell[starts[~whole]].tolist(), starts[~whole].tolist(), cut[~whole].tolist()):
+            found = tuple(grids[start:end])
+            cells[at] = shared.setdefault(found, found)  # equal lists are kept once
+        self.cells = cells.tolist()
 
     # -- looking up
 

@@ -112,6 +112,19 @@ def test_index_answers_like_brute_force(data, geoms):
     assert [None if i < 0 else i for i in snap.find_many(lats, lngs).tolist()] == expected
 
 
+@settings(max_examples=300, deadline=None)
+@given(ox=st.floats(73, 135), oy=st.floats(18, 53), w=st.floats(0.0005, 0.02), h=st.floats(0.0005, 0.02),
+       n=st.integers(1, 24), skip=st.integers(1, 2), along=st.lists(st.floats(0, 1), min_size=1, max_size=4))
+def test_points_on_float_lattice_edges_answer_like_brute_force(ox, oy, w, h, n, skip, along):
+    """Squares as the generator draws them (float corners, every one or every other): points exactly on
+    their edges, where the rounding of cell numbers matters."""
+    geoms = [box(ox + i * w, oy, ox + (i + 1) * w, oy + h * (1 + i / 64)) for i in range(0, n, skip)]
+    snap = Snapshot(geoms)
+    points = [(oy + h * t, g.bounds[k]) for g in geoms for k in (0, 2) for t in along]
+    points += [(g.bounds[k], ox + w * t) for g in geoms for k in (1, 3) for t in along]
+    assert [snap.find(lat, lng) for lat, lng in points] == [brute_force(geoms, lat, lng) for lat, lng in points]
+
+
 def test_shared_edge_goes_to_the_smaller_grid_then_the_first():
     big, small, twin = box(*at(0, 0), *at(4, 4)), box(*at(4, 0), *at(6, 2)), box(*at(4, 2), *at(6, 4))
     snap = Snapshot([big, small, twin])
@@ -120,6 +133,15 @@ def test_shared_edge_goes_to_the_smaller_grid_then_the_first():
     assert snap.find(LAT + 2 * STEP, LNG + 5 * STEP) == 1  # small and twin: same area, small is listed first
     assert snap.find(LAT + STEP, LNG + 4 * STEP - 1e-12) == 0  # just inside big
     assert snap.find(LAT + 4 * STEP + 1e-9, LNG + STEP) is None  # just outside every grid
+
+
+def test_an_edge_that_falls_on_a_cell_edge_still_counts():
+    # Found by search: grid 5's west edge lies where two hash cells meet, and a point on it rounds into the
+    # cell outside the grid. The cells' slack is what keeps that point in grid 5.
+    ox, oy, w, h = 119.66434133483982, 25.53828662601073, 0.006076647472454156, 0.0025495679789185846
+    geoms = [box(ox + i * w, oy, ox + (i + 1) * w, oy + h * (1 + i / 100)) for i in range(0, 12, 2)]
+    lat, lng = oy + h / 2, ox + 10 * w
+    assert Snapshot(geoms).find(lat, lng) == brute_force(geoms, lat, lng) == 5
 
 
 def test_odd_points_and_no_grids_answer_none():
