@@ -1,6 +1,8 @@
 """Point → grid micro-benchmark: index build time, memory and single/batched lookups/s for N lattice grids."""
 
 import argparse
+import ctypes
+import gc
 import json
 import os
 import random
@@ -12,12 +14,24 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def rss_mib() -> float:
-    """Resident memory now (GEOS geometries live outside Python's allocator, so tracemalloc would miss them)."""
+def rss_mib(field="VmRSS") -> float:
+    """Resident memory now, or its peak with field="VmHWM" (GEOS geometries live outside Python's allocator,
+    so tracemalloc would miss them)."""
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(field + ":"):
             return int(line.split()[1]) / 1024
     return 0.0
+
+
+def settled_rss_mib() -> float:
+    """RSS once freed memory has gone back to the system (glibc keeps it otherwise), and the peak reset."""
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+        Path("/proc/self/clear_refs").write_text("5")  # peak RSS := current RSS
+    except OSError:
+        pass
+    return rss_mib()
 
 
 def sample_points(grids, n, seed=3):
@@ -39,24 +53,32 @@ def _timed(run):
 
 def measure(points) -> dict:
     """Build the index from the database, then look every point up one by one and all at once."""
-    from gongzhi.places.geo import grid_index, locate_many
+    from gongzhi.places import geo
     from gongzhi.places.models import GRID_KINDS, Place
 
-    grid_index.invalidate()
-    before = rss_mib()
-    _, build, build_cpu = _timed(lambda: grid_index.locate_id(0, 0))
-    grown = rss_mib() - before
-    found, single, single_cpu = _timed(lambda: sum(1 for lat, lng in points if grid_index.locate_id(lat, lng) is not None))
-    ids, batched, _ = _timed(lambda: grid_index.locate_ids(points))
-    # What the API's batch does: the ids, then one Place query.
-    places, many, _ = _timed(lambda: locate_many(points))
+    # A fresh index, as a new worker process has (the previous one is dropped, so only this one is counted).
+    shared, grid_index = geo.grid_index, geo.GridIndex()
+    geo.grid_index = grid_index
+    try:
+        before = settled_rss_mib()
+        _, build, build_cpu = _timed(lambda: grid_index.locate_id(0, 0))
+        peak = rss_mib("VmHWM") - before
+        kept = settled_rss_mib() - before
+        found, single, single_cpu = _timed(
+            lambda: sum(1 for lat, lng in points if grid_index.locate_id(lat, lng) is not None))
+        ids, batched, _ = _timed(lambda: grid_index.locate_ids(points))
+        # What the API's batch does: the ids, then one Place query.
+        places, many, _ = _timed(lambda: geo.locate_many(points))
+        agrees = ids == [grid_index.locate_id(lat, lng) for lat, lng in points]
+    finally:
+        geo.grid_index = shared
     n = len(points)
-    return {"grids": Place.objects.filter(kind__in=GRID_KINDS, boundary__isnull=False).count(), "index_build_s": round(build, 3),
-            "index_build_cpu_s": round(build_cpu, 3), "index_rss_mib": round(grown, 1), "lookups": n,
-            "found": found, "lookups_per_s": round(n / single), "lookups_per_cpu_s": round(n / single_cpu),
+    return {"grids": Place.objects.filter(kind__in=GRID_KINDS, boundary__isnull=False).count(),
+            "index_build_s": round(build, 3), "index_build_cpu_s": round(build_cpu, 3),
+            "index_rss_mib": round(kept, 1), "build_peak_rss_mib": round(peak, 1), "lookups": n, "found": found,
+            "lookups_per_s": round(n / single), "lookups_per_cpu_s": round(n / single_cpu),
             "index_batched_per_s": round(n / batched), "bulk_lookups_per_s": round(n / many),
-            "bulk_found": sum(1 for p in places if p is not None),
-            "batched_agrees": ids == [grid_index.locate_id(lat, lng) for lat, lng in points]}
+            "bulk_found": sum(1 for p in places if p is not None), "batched_agrees": agrees}
 
 
 def lattice(count):

@@ -99,15 +99,14 @@ class Snapshot:
 
         # Cells an edge of a grid passes through, from each edge's bounding box: exact for the axis-parallel
         # and short edges of real boundaries, more than needed for long slanted ones (those cells are then
-        # answered by a geometry test, never wrongly).
-        parts, part_grid = shapely.get_parts(self.geoms, return_index=True)
-        rings, ring_part = shapely.get_rings(parts, return_index=True)
-        coords, coord_ring = shapely.get_coordinates(rings, return_index=True)
-        same_ring = coord_ring[1:] == coord_ring[:-1]
-        a, b = coords[:-1][same_ring], coords[1:][same_ring]
+        # answered by a geometry test, never wrongly). Coordinates are read without splitting a grid into its
+        # rings (no copies), so a hole or second part adds one made-up edge from the ring before: harmless too.
+        coords, owner = shapely.get_coordinates(self.geoms, return_index=True)
+        same = owner[1:] == owner[:-1]
+        a, b = coords[:-1][same], coords[1:][same]
         edge, edge_cell = cells_under(np.minimum(a[:, 0], b[:, 0]), np.minimum(a[:, 1], b[:, 1]),
                                       np.maximum(a[:, 0], b[:, 0]), np.maximum(a[:, 1], b[:, 1]))
-        crossed = np.sort(edge_cell * count + part_grid[ring_part[coord_ring[:-1][same_ring]]][edge])
+        crossed = np.sort(edge_cell * count + owner[:-1][same][edge])
 
         # Every (grid, cell) under the grid's bounding box. No edge in the cell: the cell lies wholly inside
         # or wholly outside the grid, and its centre tells which.
