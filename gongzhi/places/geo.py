@@ -86,16 +86,22 @@ class Snapshot:
         margin = 1e-6 * max(dx, dy) + 1e-12 * max(abs(x0), abs(x1), abs(y0), abs(y1))
 
         def cells_under(xmin, ymin, xmax, ymax):
-            """(box, cell) for every cell each box overlaps."""
-            c0, c1 = (np.clip(np.floor((x - x0) / dx), 0, nx - 1).astype(np.int64)
+            """(box, cell) for every cell each box overlaps (int32: at most _MAX_CELLS cells, fewer bytes)."""
+            c0, c1 = (np.clip(np.floor((x - x0) / dx), 0, nx - 1).astype(np.int32)
                       for x in (xmin - 2 * margin, xmax + 2 * margin))
-            r0, r1 = (np.clip(np.floor((y - y0) / dy), 0, ny - 1).astype(np.int64)
+            r0, r1 = (np.clip(np.floor((y - y0) / dy), 0, ny - 1).astype(np.int32)
                       for y in (ymin - 2 * margin, ymax + 2 * margin))
             widths = c1 - c0 + 1
             per_box = widths * (r1 - r0 + 1)
-            item = np.repeat(np.arange(len(c0)), per_box)
-            offset = np.arange(len(item)) - np.repeat(np.cumsum(per_box) - per_box, per_box)
-            return item, (r0[item] + offset // widths[item]) * nx + c0[item] + offset % widths[item]
+            item = np.repeat(np.arange(len(c0), dtype=np.int32), per_box)
+            offset = np.arange(len(item), dtype=np.int32) - np.repeat(np.cumsum(per_box, dtype=np.int32) - per_box,
+                                                                      per_box)
+            down, across = np.divmod(offset, widths[item])
+            down += r0[item]
+            across += c0[item]
+            down *= nx
+            down += across
+            return item, down
 
         # Cells an edge of a grid passes through, from each edge's bounding box: exact for the axis-parallel
         # and short edges of real boundaries, more than needed for long slanted ones (those cells are then
@@ -106,13 +112,15 @@ class Snapshot:
         a, b = coords[:-1][same], coords[1:][same]
         edge, edge_cell = cells_under(np.minimum(a[:, 0], b[:, 0]), np.minimum(a[:, 1], b[:, 1]),
                                       np.maximum(a[:, 0], b[:, 0]), np.maximum(a[:, 1], b[:, 1]))
-        crossed = np.sort(edge_cell * count + owner[:-1][same][edge])
+        crossed = np.sort(edge_cell.astype(np.int64) * count + owner[:-1][same][edge])
+        del coords, owner, same, a, b, edge, edge_cell
 
         # Every (grid, cell) under the grid's bounding box. No edge in the cell: the cell lies wholly inside
         # or wholly outside the grid, and its centre tells which.
         grid, cell = cells_under(*bounds.T)
-        key = cell * count + grid
+        key = cell.astype(np.int64) * count + grid
         on_edge = crossed[np.minimum(np.searchsorted(crossed, key), len(crossed) - 1)] == key
+        del key, crossed
         clear = ~on_edge
         inside = np.zeros(len(cell), dtype=bool)
         inside[clear] = shapely.intersects_xy(self.geoms[grid[clear]], x0 + (cell[clear] % nx + 0.5) * dx,
