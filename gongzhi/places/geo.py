@@ -1,4 +1,4 @@
-"""Point → grid lookup: an immutable snapshot of the grid boundaries with a uniform cell hash, swapped whole when grids change."""
+"""Point → grid lookup: an immutable snapshot of the grids with a uniform cell hash, swapped whole on change."""
 
 import math
 import threading
@@ -23,8 +23,10 @@ _ROW_FIELDS = [f.attname for f in Place._meta.concrete_fields if f.attname != "b
 # Hash cells across a typical grid (each way): about 18 cells a grid, most of them wholly inside it. Not a
 # whole number, so grids drawn on a regular lattice do not have their edges on cell edges.
 _CELLS_ACROSS = 4.3
-# Upper bound on the hash (8 bytes a cell) for sparse or very uneven grids: cells then grow.
+# Upper bounds for sparse, very uneven or huge overlapping grids (cells then grow): cells in the hash (8 bytes
+# each), and (cell, grid or edge) pairs looked at while building (~20 bytes each, for a moment).
 _MAX_CELLS = 1 << 21
+_MAX_PAIRS = 1 << 22
 
 
 class Snapshot:
@@ -73,12 +75,27 @@ class Snapshot:
         bounds = shapely.bounds(self.geoms)
         x0, y0 = bounds[:, 0].min(), bounds[:, 1].min()
         x1, y1 = bounds[:, 2].max(), bounds[:, 3].max()
-        # Cell size from the typical grid, grown if the extent would need too many cells.
+        # The grids' edges. Coordinates are read without splitting a grid into its rings (no copies), so a hole
+        # or second part adds one made-up edge from the ring before: harmless (see below).
+        coords, owner = shapely.get_coordinates(self.geoms, return_index=True)
+        same = owner[1:] == owner[:-1]
+        a, b = coords[:-1][same], coords[1:][same]
+        edges = np.column_stack([np.minimum(a, b), np.maximum(a, b)])
+        edge_owner = owner[:-1][same]
+        del coords, owner, same, a, b
+        boxes = np.concatenate([bounds, edges])
+
+        # Cell size from the typical grid, grown if the extent would need too many cells or the boxes too many
+        # pairs.
         dx = float(np.median(bounds[:, 2] - bounds[:, 0])) / _CELLS_ACROSS or (x1 - x0) or 1.0
         dy = float(np.median(bounds[:, 3] - bounds[:, 1])) / _CELLS_ACROSS or (y1 - y0) or 1.0
-        while (nx := int((x1 - x0) / dx) + 1) * (ny := int((y1 - y0) / dy) + 1) > _MAX_CELLS:
-            grow = max(1.01, math.sqrt(nx * ny / _MAX_CELLS))
-            dx, dy = dx * grow, dy * grow
+        while True:
+            nx, ny = int((x1 - x0) / dx) + 1, int((y1 - y0) / dy) + 1
+            pairs = float(np.sum(((boxes[:, 2] - boxes[:, 0]) / dx + 2) * ((boxes[:, 3] - boxes[:, 1]) / dy + 2)))
+            excess = max(nx * ny / _MAX_CELLS, pairs / _MAX_PAIRS)
+            if excess <= 1:
+                break
+            dx, dy = dx * max(1.01, math.sqrt(excess)), dy * max(1.01, math.sqrt(excess))
         self.x0, self.y0, self.x1, self.y1 = float(x0), float(y0), float(x1), float(y1)
         self.nx, self.ny, self.fx, self.fy = nx, ny, 1.0 / dx, 1.0 / dy
         # A cell is judged as a box a hair larger than itself, so a point that rounds into a neighbouring cell
@@ -86,34 +103,28 @@ class Snapshot:
         margin = 1e-6 * max(dx, dy) + 1e-12 * max(abs(x0), abs(x1), abs(y0), abs(y1))
 
         def cells_under(xmin, ymin, xmax, ymax):
-            """(box, cell) for every cell each box overlaps (int32: at most _MAX_CELLS cells, fewer bytes)."""
+            """(box, cell) for every cell each box overlaps (cells as int32: at most _MAX_CELLS of them)."""
             c0, c1 = (np.clip(np.floor((x - x0) / dx), 0, nx - 1).astype(np.int32)
                       for x in (xmin - 2 * margin, xmax + 2 * margin))
             r0, r1 = (np.clip(np.floor((y - y0) / dy), 0, ny - 1).astype(np.int32)
                       for y in (ymin - 2 * margin, ymax + 2 * margin))
             widths = c1 - c0 + 1
-            per_box = widths * (r1 - r0 + 1)
+            per_box = widths.astype(np.int64) * (r1 - r0 + 1)
             item = np.repeat(np.arange(len(c0), dtype=np.int32), per_box)
-            offset = np.arange(len(item), dtype=np.int32) - np.repeat(np.cumsum(per_box, dtype=np.int32) - per_box,
-                                                                      per_box)
+            offset = np.arange(len(item), dtype=np.int64) - np.repeat(np.cumsum(per_box) - per_box, per_box)
             down, across = np.divmod(offset, widths[item])
             down += r0[item]
             across += c0[item]
             down *= nx
             down += across
-            return item, down
+            return item, down.astype(np.int32)
 
-        # Cells an edge of a grid passes through, from each edge's bounding box: exact for the axis-parallel
-        # and short edges of real boundaries, more than needed for long slanted ones (those cells are then
-        # answered by a geometry test, never wrongly). Coordinates are read without splitting a grid into its
-        # rings (no copies), so a hole or second part adds one made-up edge from the ring before: harmless too.
-        coords, owner = shapely.get_coordinates(self.geoms, return_index=True)
-        same = owner[1:] == owner[:-1]
-        a, b = coords[:-1][same], coords[1:][same]
-        edge, edge_cell = cells_under(np.minimum(a[:, 0], b[:, 0]), np.minimum(a[:, 1], b[:, 1]),
-                                      np.maximum(a[:, 0], b[:, 0]), np.maximum(a[:, 1], b[:, 1]))
-        crossed = np.sort(edge_cell.astype(np.int64) * count + owner[:-1][same][edge])
-        del coords, owner, same, a, b, edge, edge_cell
+        # Cells an edge passes through, from the edge's bounding box: exact for the axis-parallel and short
+        # edges of real boundaries, more than needed for long slanted ones (those cells are then answered by a
+        # geometry test, never wrongly).
+        edge, edge_cell = cells_under(*edges.T)
+        crossed = np.sort(edge_cell.astype(np.int64) * count + edge_owner[edge])
+        del edges, edge_owner, edge, edge_cell
 
         # Every (grid, cell) under the grid's bounding box. No edge in the cell: the cell lies wholly inside
         # or wholly outside the grid, and its centre tells which.
@@ -219,7 +230,8 @@ class GridIndex:
 
     def _rows(self) -> list[tuple]:
         """(boundary as GeoJSON text, *_ROW_FIELDS) of every grid with a boundary."""
-        return list(self._grids().annotate(geojson=Cast("boundary", TextField())).values_list("geojson", *_ROW_FIELDS))
+        grids = self._grids().annotate(geojson=Cast("boundary", TextField()))
+        return list(grids.values_list("geojson", *_ROW_FIELDS))
 
     def invalidate(self):
         self._new_epoch()

@@ -1,4 +1,4 @@
-"""Point → grid index: same answers as a brute-force search over every grid, and a rebuild readers never see half-done."""
+"""Point → grid index: the answers of a brute-force search over every grid; rebuilds readers never see half-done."""
 
 import json
 import math
@@ -167,6 +167,19 @@ def test_uneven_grids_keep_the_hash_small(monkeypatch):
     assert [snap.find(lat, lng) for lat, lng in points] == [brute_force(geoms, lat, lng) for lat, lng in points]
 
 
+def test_many_huge_overlapping_grids_keep_the_build_small(monkeypatch):
+    # Grids drawn (wrongly) as whole districts over a lattice of small ones: each would span every cell.
+    monkeypatch.setattr(geo, "_MAX_PAIRS", 30_000)
+    rng = random.Random(5)
+    geoms = [box(114 - k * 0.01, 30 - k * 0.01, 115 + k * 0.01, 31 + k * 0.01) for k in range(40)]
+    geoms += [box(x, y, x + 0.01, y + 0.01) for x in np.arange(114, 115, 0.05) for y in np.arange(30, 31, 0.05)]
+    snap = Snapshot(geoms)
+    assert len(snap.cells) * 40 <= 30_000
+    points = [(rng.uniform(29.5, 31.5), rng.uniform(113.5, 115.5)) for _ in range(300)]
+    points += [(g.bounds[1] + 0.005, g.bounds[0] + 0.005) for g in geoms[40:]]
+    assert [snap.find(lat, lng) for lat, lng in points] == [brute_force(geoms, lat, lng) for lat, lng in points]
+
+
 def lattice_rows(count, id_from=1):
     """count grids of gongzhi.core.gen's lattice as Snapshot.from_rows takes them (GeoJSON text, id)."""
     width = round(count ** 0.5)
@@ -193,8 +206,8 @@ def test_fifteen_thousand_grids_answer_like_brute_force():
 
 
 def test_bad_rows_are_left_out():
-    rows = [(json.dumps(square(LNG, LAT)), 1), ("{not json", 2), (json.dumps({"type": "Point", "coordinates": [LNG, LAT]}), 3),
-            ("null", 4)]
+    point = {"type": "Point", "coordinates": [LNG, LAT]}
+    rows = [(json.dumps(square(LNG, LAT)), 1), ("{not json", 2), (json.dumps(point), 3), ("null", 4)]
     snap = Snapshot.from_rows(rows)
     assert snap.ids == [1]
     assert snap.find(LAT + 0.005, LNG + 0.005) == 0
