@@ -66,7 +66,7 @@ def with_holes(draw):
 
 @st.composite
 def multipolygons(draw):
-    """Two parts side by side, touching at most at a corner's column (valid as a MultiPolygon)."""
+    """Two separate parts side by side (a valid MultiPolygon)."""
     first = draw(rectangles())
     x1 = (first.bounds[2] - LNG) / STEP
     gap = draw(st.integers(1, 4))
