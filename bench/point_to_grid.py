@@ -133,7 +133,8 @@ def main():
                 "runs_lookups_per_s": [r["lookups_per_s"] for r in runs]}
         results["sizes"][count] = best
         print(f"{count:>7} grids: build {best['index_build_s']:.3f} s ({best['index_build_cpu_s']:.3f} s CPU, "
-              f"+{best['index_rss_mib']} MiB RSS kept, +{best['build_peak_rss_mib']} MiB peak); one by one {best['lookups_per_s']:,}/s "
+              f"+{best['index_rss_mib']} MiB RSS kept, +{best['build_peak_rss_mib']} MiB peak); "
+              f"one by one {best['lookups_per_s']:,}/s "
               f"({best['lookups_per_cpu_s']:,}/CPU-s, runs {best['runs_lookups_per_s']}); batched "
               f"{best['index_batched_per_s']:,}/s, locate_many {best['bulk_lookups_per_s']:,}/s; "
               f"found {best['found']}/{best['lookups']}, batched agrees: {best['batched_agrees']}", flush=True)
