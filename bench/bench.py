@@ -311,26 +311,9 @@ def scenario_import(ctx, rows):
 
 
 def scenario_locate(ctx, n):
-    from gongzhi.places.geo import grid_index, locate_many
-    grid_index.invalidate()
-    started = time.perf_counter()
-    grid_index.locate_id(0, 0)
-    build = time.perf_counter() - started
-    rng = random.Random(3)
-    points = []
-    for _ in range(n):
-        (x0, y0), (dx, dy) = rng.choice(ctx["grids"])
-        points.append((y0 + dy * rng.random(), x0 + dx * rng.random()))
-    started = time.perf_counter()
-    found = sum(1 for lat, lng in points if grid_index.locate_id(lat, lng) is not None)
-    elapsed = time.perf_counter() - started
-    # The same points in one call: places.geo.locate_many (vectorised STRtree query, one Place query).
-    started = time.perf_counter()
-    grids = locate_many(points)
-    bulk = time.perf_counter() - started
-    return {"grids": len(grid_index._ids), "index_build_s": round(build, 2), "lookups": n, "found": found,
-            "lookups_per_s": round(n / elapsed), "bulk_found": sum(1 for g in grids if g is not None),
-            "bulk_lookups_per_s": round(n / bulk)}
+    """Index build, then n points in random grids one by one (as the intake does) and in one batch."""
+    from point_to_grid import measure, sample_points  # bench/point_to_grid.py, beside this file
+    return {**measure(sample_points(ctx["grids"], n)), "load_average": load_average()}
 
 
 def scenario_tally(ctx):
