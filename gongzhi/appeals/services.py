@@ -789,7 +789,7 @@ def _rollup_days(tree, days, groups, now) -> int:
         by_anchor = {}
         for anchor, day in groups:
             by_anchor.setdefault(anchor, []).append(day)
-        queries = [appeals.filter(place__path__startswith=tree.path[anchor], *_on_days(sorted(ds)))
+        queries = [appeals.filter(_on_days(sorted(ds)), place__path__startswith=tree.path[anchor])
                    for anchor, ds in by_anchor.items() if anchor in tree.leaf]
         # Appeals placed directly at a subdistrict (or above) count there: a parent's sum needs them too.
         queries.append(appeals.filter(place__kind__in=sorted(DIVISION_KINDS - COMMUNITY_KINDS), created_at__gte=lo,
@@ -830,11 +830,12 @@ def _rollup_days(tree, days, groups, now) -> int:
     return written
 
 
-def _on_days(days) -> list[Q]:
+def _on_days(days) -> Q:
+    """Submitted on one of these local days."""
     q = Q()
     for day in days:
         q |= Q(created_at__gte=metrics.midnight(day), created_at__lt=metrics.midnight(day + timedelta(days=1)))
-    return [q]
+    return q
 
 
 def _by_day_and(keys, field) -> Q:
