@@ -3,7 +3,6 @@ above from the daily rollup plus the appeals since its watermark; formulas and p
 
 import io
 import math
-from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, time
 from statistics import median
@@ -11,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Aggregate, Count, Exists, F, FloatField, Func, OuterRef, Q, TextField
+from django.db.models import Aggregate, Count, Exists, F, FloatField, Func, OuterRef, Q, Sum, TextField
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -150,7 +149,7 @@ def _bucket_bounds(k: int) -> tuple[float, float]:
     return FIRST_BUCKET_SECONDS * BUCKET_RATIO ** (k - 1), FIRST_BUCKET_SECONDS * BUCKET_RATIO ** k
 
 
-def histogram_median(hist: Counter) -> float | None:
+def histogram_median(hist: dict) -> float | None:
     """The median (as statistics.median: the mean of the two middle values when their number is even), each
     middle value interpolated linearly inside its bucket by its rank there."""
     n = sum(hist.values())
@@ -165,19 +164,24 @@ def histogram_median(hist: Counter) -> float | None:
     return sum(values) / 2
 
 
+def _merge(into: dict, other: dict):
+    for key, n in other.items():  # plain dicts: Counter.update costs several times more on a rebuild
+        into[key] = into.get(key, 0) + n
+
+
 class Tally:
     """What adds up across appeals, days and places: every count, per-kind counts ("kind:…") and the two
-    duration histograms (hours to respond, to resolve)."""
+    duration histograms (hours to respond, to resolve), each a dict it owns."""
 
     __slots__ = ("counts", "response", "resolve")
 
-    def __init__(self, counts=(), response=(), resolve=()):
-        self.counts, self.response, self.resolve = Counter(counts), Counter(response), Counter(resolve)
+    def __init__(self, counts=None, response=None, resolve=None):
+        self.counts, self.response, self.resolve = counts or {}, response or {}, resolve or {}
 
     def add(self, other: "Tally") -> "Tally":
-        self.counts.update(other.counts)
-        self.response.update(other.response)
-        self.resolve.update(other.resolve)
+        _merge(self.counts, other.counts)
+        _merge(self.response, other.response)
+        _merge(self.resolve, other.resolve)
         return self
 
     @classmethod
@@ -188,19 +192,33 @@ class Tally:
         return cls(counts, {int(k): n for k, n in row["response_hist"].items()},
                    {int(k): n for k, n in row["resolve_hist"].items()})
 
-    def row(self) -> dict:
+    def row(self, histograms=True) -> dict:
         """The DailyRollup columns."""
-        return {**{key: self.counts[key] for key in COUNTS},
+        return {**{key: self.counts.get(key, 0) for key in COUNTS},
                 "by_kind": {key[5:]: n for key, n in self.counts.items() if key.startswith("kind:") and n},
-                "response_hist": {str(k): n for k, n in sorted(self.response.items())},
-                "resolve_hist": {str(k): n for k, n in sorted(self.resolve.items())}}
+                "response_hist": {str(k): n for k, n in sorted(self.response.items())} if histograms else {},
+                "resolve_hist": {str(k): n for k, n in sorted(self.resolve.items())} if histograms else {}}
 
 
-ROW_FIELDS = ("category_id", *COUNTS, "by_kind", "response_hist", "resolve_hist")
+ROW_FIELDS = ("category_id", *COUNTS, "by_kind", "response_hist", "resolve_hist")  # Tally.of_row reads these
 
 
-def _histogram(text) -> Counter:
-    return Counter(bucket(float(s)) for s in text.split(",")) if text else Counter()
+def add_to(cell: dict, key, tally: Tally):
+    """cell[key] += tally. The first tally is kept as it is, not copied: callers hand over tallies they are done
+    with (on a rebuild this halves the work)."""
+    held = cell.get(key)
+    if held is None:
+        cell[key] = tally
+    else:
+        held.add(tally)
+
+
+def _histogram(text) -> dict:
+    hist = {}
+    for seconds in text.split(",") if text else ():
+        k = bucket(float(seconds))
+        hist[k] = hist.get(k, 0) + 1
+    return hist
 
 
 def tallies(appeals, now, *group_by):
@@ -278,23 +296,43 @@ def compute(user, place, start: datetime, end: datetime, rollup=True) -> Metrics
         return m
     m.as_of, cut = span
     tops = category_tops()
-    by_top = {}
-    for row in DailyRollup.objects.filter(place=place, day__gte=local_day(start), day__lt=local_day(min(end, cut))) \
-            .values(*ROW_FIELDS):
-        by_top.setdefault(row["category_id"], Tally()).add(Tally.of_row(row))
+    total, by_top = _stored(place, local_day(start), local_day(min(end, cut)))
     if end > cut:  # the appeals since the watermark's day, live (a day or so of them)
         recent = Appeal.objects.filter(place__path__startswith=place.path, created_at__gte=max(start, cut),
                                        created_at__lt=end)
         for (category_id,), tally in tallies(recent, now, "category_id"):
-            by_top.setdefault(tops[category_id][0], Tally()).add(tally)
-    total = Tally()
-    for tally in by_top.values():
-        total.add(tally)
-    categories = Counter()
-    for top, tally in by_top.items():
-        categories[tops[top][1]] += tally.counts["total"]
+            total.add(tally)
+            by_top[tops[category_id][0]] = by_top.get(tops[category_id][0], 0) + tally.counts.get("total", 0)
+    categories = {}
+    for top, n in by_top.items():
+        categories[tops[top][1]] = categories.get(tops[top][1], 0) + n
     _fill(m, total.counts, categories, histogram_median(total.response), histogram_median(total.resolve))
     return m
+
+
+def _stored(place, first, stop) -> tuple[Tally, dict]:
+    """The place's rollup rows of the days in [first, stop) added up in the database (the JSON columns of the
+    day totals through json_each): their Tally, and the appeals per top-level category."""
+    tally, by_top = Tally(), {}
+    rows = DailyRollup.objects.filter(place=place, day__gte=first, day__lt=stop).order_by()
+    for row in rows.values("category_id").annotate(**{key: Sum(key) for key in COUNTS}):
+        if row["category_id"] is None:
+            tally.counts.update({key: row[key] for key in COUNTS})  # the day totals
+        else:
+            by_top[row["category_id"]] = row["total"]
+    each = "jsonb_each_text" if connection.vendor == "postgresql" else "json_each"
+    sql = " UNION ALL ".join(
+        f"SELECT '{column}', e.key, SUM(CAST(e.value AS INTEGER)) FROM {DailyRollup._meta.db_table} r, "
+        f"{each}(r.{column}) e WHERE r.place_id = %s AND r.day >= %s AND r.day < %s AND r.category_id IS NULL "
+        f"GROUP BY e.key" for column in ("by_kind", "response_hist", "resolve_hist"))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [place.pk, first.isoformat(), stop.isoformat()] * 3)
+        for column, key, n in cursor.fetchall():
+            if column == "by_kind":
+                tally.counts[f"kind:{key}"] = n
+            else:
+                (tally.response if column == "response_hist" else tally.resolve)[int(key)] = n
+    return tally, by_top
 
 
 def _live(m, place, start, end, now):

@@ -203,6 +203,8 @@ class AppealEvent(models.Model):
 
     class Meta:
         ordering = ["at", "pk"]
+        # The extension rate asks "has an extend event" of every appeal counted: a small partial index answers.
+        indexes = [models.Index(fields=["appeal"], condition=models.Q(action="extend"), name="appeal_event_extend")]
         verbose_name = _("appeal event")
         verbose_name_plural = _("appeal events")
 
@@ -263,15 +265,16 @@ class Notification(models.Model):
 
 class DailyRollup(models.Model):
     """Precomputed metrics (services.refresh_rollups): the appeals submitted under one place (community level
-    and above) on one local day in one top-level category, with every count metrics.compute gives and
-    log-spaced histograms of the two durations (metrics.BUCKET_RATIO; docs/appeals.md)."""
+    and above) on one local day in one top-level category, with every count metrics.compute gives; the row
+    without a category holds the day's total and log-spaced histograms of the two durations
+    (metrics.BUCKET_RATIO; docs/appeals.md)."""
 
     place = models.ForeignKey("places.Place", on_delete=models.CASCADE, related_name="+")
     # The place's parent, kept here so a parent's row is summed from its children's rows by one index.
     parent = models.ForeignKey("places.Place", null=True, on_delete=models.CASCADE, related_name="+",
                                db_index=False)
     day = models.DateField()
-    category = models.ForeignKey(Category, on_delete=models.CASCADE, related_name="+")
+    category = models.ForeignKey(Category, null=True, on_delete=models.CASCADE, related_name="+")  # null: all
     total = models.PositiveIntegerField(default=0)
     valid = models.PositiveIntegerField(default=0)
     responded = models.PositiveIntegerField(default=0)
@@ -283,11 +286,15 @@ class DailyRollup(models.Model):
     extended = models.PositiveIntegerField(default=0)
     overdue = models.PositiveIntegerField(default=0)
     by_kind = models.JSONField(default=dict)        # {kind: appeals}
-    response_hist = models.JSONField(default=dict)  # {bucket: appeals}, hours to respond
-    resolve_hist = models.JSONField(default=dict)   # {bucket: appeals}, hours to resolve
+    response_hist = models.JSONField(default=dict)  # {bucket: appeals}, hours to respond (day total only)
+    resolve_hist = models.JSONField(default=dict)   # {bucket: appeals}, hours to resolve (day total only)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["place", "day", "category"], name="rollup_place_day_category")]
+        constraints = [
+            models.UniqueConstraint(fields=["place", "day", "category"], name="rollup_place_day_category"),
+            models.UniqueConstraint(fields=["place", "day"], condition=models.Q(category__isnull=True),
+                                    name="rollup_place_day_total"),
+        ]
         indexes = [models.Index(fields=["parent", "day"], name="rollup_parent_day")]
 
     def __str__(self):

@@ -800,8 +800,7 @@ def _rollup_days(tree, days, groups, now) -> int:
             anchor = tree.anchor(path)
             if anchor is None:
                 continue  # not under any division: no metrics node counts it
-            cell = own.setdefault((anchor, day), {})
-            cell.setdefault(tops[category_id][0], metrics.Tally()).add(tally)
+            metrics.add_to(own.setdefault((anchor, day), {}), tops[category_id][0], tally)
     pending = {}
     for key in (own if groups is None else groups):
         pending.setdefault(tree.depth[key[0]], set()).add(key)
@@ -816,7 +815,7 @@ def _rollup_days(tree, days, groups, now) -> int:
             cell = rows[key] = {}
             for part in (own.get(key, {}), children.get(key, {})):
                 for top, tally in part.items():
-                    cell.setdefault(top, metrics.Tally()).add(tally)
+                    metrics.add_to(cell, top, tally)
             if tree.parent[key[0]]:
                 pending.setdefault(depth - 1, set()).add((tree.parent[key[0]], key[1]))
         if groups is not None:
@@ -826,7 +825,7 @@ def _rollup_days(tree, days, groups, now) -> int:
         for (pk, day), cell in rows.items():
             parent_cell = below.setdefault((tree.parent[pk], day), {})
             for top, tally in cell.items():
-                parent_cell.setdefault(top, metrics.Tally()).add(tally)
+                metrics.add_to(parent_cell, top, tally)
     return written
 
 
@@ -854,8 +853,10 @@ def _rollup_rows(keys) -> dict:
     found = {}
     for row in DailyRollup.objects.filter(_by_day_and(keys, "parent_id")).values("parent_id", "day",
                                                                                   *metrics.ROW_FIELDS):
-        cell = found.setdefault((row["parent_id"], row["day"]), {})
-        cell.setdefault(row["category_id"], metrics.Tally()).add(metrics.Tally.of_row(row))
+        tally = metrics.Tally.of_row(row)
+        if row["category_id"] is None:
+            tally.counts.clear()  # the day's total: its histograms count, its counts are the categories' sum
+        metrics.add_to(found.setdefault((row["parent_id"], row["day"]), {}), row["category_id"], tally)
     return found
 
 
@@ -863,9 +864,14 @@ def _write_rollup(tree, rows) -> int:
     table = Table(DailyRollup, ["place_id", "parent_id", "day", "category_id", *metrics.COUNTS, "by_kind",
                                 "response_hist", "resolve_hist"])
     for (pk, day), cell in rows.items():
-        for top, tally in cell.items():
-            values = tally.row()
+        total = metrics.Tally()
+        for tally in cell.values():
+            total.add(tally)
+        # One row per top-level category, and the day's total (category null) with the histograms.
+        for top, tally in [*((top, tally) for top, tally in cell.items() if top is not None), (None, total)]:
+            values = tally.row(histograms=top is None)
             table.add((pk, tree.parent[pk], day, top, *(values[key] for key in metrics.COUNTS),
-                       *(json.dumps(values[key]) for key in ("by_kind", "response_hist", "resolve_hist"))))
+                       *(json.dumps(values[key]) if values[key] else "{}"
+                         for key in ("by_kind", "response_hist", "resolve_hist"))))
     table.flush()
     return table.count
