@@ -4,7 +4,7 @@ above from the daily rollup plus the appeals since its watermark; formulas and p
 import io
 import math
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, time
+from datetime import date, datetime, time
 from statistics import median
 from zoneinfo import ZoneInfo
 
@@ -184,23 +184,12 @@ class Tally:
         _merge(self.resolve, other.resolve)
         return self
 
-    @classmethod
-    def of_row(cls, row: dict) -> "Tally":
-        """From a DailyRollup row's values."""
-        counts = {key: row[key] for key in COUNTS}
-        counts.update({f"kind:{kind}": n for kind, n in row["by_kind"].items()})
-        return cls(counts, {int(k): n for k, n in row["response_hist"].items()},
-                   {int(k): n for k, n in row["resolve_hist"].items()})
-
     def row(self, histograms=True) -> dict:
         """The DailyRollup columns."""
         return {**{key: self.counts.get(key, 0) for key in COUNTS},
                 "by_kind": {key[5:]: n for key, n in self.counts.items() if key.startswith("kind:") and n},
                 "response_hist": {str(k): n for k, n in sorted(self.response.items())} if histograms else {},
                 "resolve_hist": {str(k): n for k, n in sorted(self.resolve.items())} if histograms else {}}
-
-
-ROW_FIELDS = ("category_id", *COUNTS, "by_kind", "response_hist", "resolve_hist")  # Tally.of_row reads these
 
 
 def add_to(cell: dict, key, tally: Tally):
@@ -311,28 +300,41 @@ def compute(user, place, start: datetime, end: datetime, rollup=True) -> Metrics
 
 
 def _stored(place, first, stop) -> tuple[Tally, dict]:
-    """The place's rollup rows of the days in [first, stop) added up in the database (the JSON columns of the
-    day totals through json_each): their Tally, and the appeals per top-level category."""
-    tally, by_top = Tally(), {}
-    rows = DailyRollup.objects.filter(place=place, day__gte=first, day__lt=stop).order_by()
-    for row in rows.values("category_id").annotate(**{key: Sum(key) for key in COUNTS}):
-        if row["category_id"] is None:
-            tally.counts.update({key: row[key] for key in COUNTS})  # the day totals
-        else:
-            by_top[row["category_id"]] = row["total"]
+    """The place's rollup rows of the days in [first, stop): the day totals' Tally, and the appeals per top-level
+    category."""
+    cells = summed_rows(DailyRollup.objects.filter(place=place, day__gte=first, day__lt=stop)).get((), {})
+    total = cells.pop(None, Tally())
+    return total, {top: tally.counts["total"] for top, tally in cells.items()}
+
+
+def summed_rows(rows, *group_by) -> dict:
+    """Rollup rows added up in the database per `group_by` values and category (None: the day totals):
+    {(values…): {category id: Tally}}; the JSON columns are summed through json_each, so no row is decoded here."""
+    found = {}
+    rows = rows.order_by()
+    for row in rows.values(*group_by, "category_id").annotate(**{key: Sum(key) for key in COUNTS}):
+        cell = found.setdefault(tuple(row[g] for g in group_by), {})
+        cell[row["category_id"]] = Tally({key: row[key] for key in COUNTS})
+    table, qn = DailyRollup._meta.db_table, connection.ops.quote_name
+    columns = "".join(f"r.{qn(DailyRollup._meta.get_field(g).column)}, " for g in group_by)
     each = "jsonb_each_text" if connection.vendor == "postgresql" else "json_each"
+    ids, params = rows.values("pk").query.sql_with_params()
     sql = " UNION ALL ".join(
-        f"SELECT '{column}', e.key, SUM(CAST(e.value AS INTEGER)) FROM {DailyRollup._meta.db_table} r, "
-        f"{each}(r.{column}) e WHERE r.place_id = %s AND r.day >= %s AND r.day < %s AND r.category_id IS NULL "
-        f"GROUP BY e.key" for column in ("by_kind", "response_hist", "resolve_hist"))
+        f"SELECT {columns}r.category_id, '{column}', e.key, SUM(CAST(e.value AS INTEGER)) FROM {table} r, "
+        f"{each}(r.{column}) e WHERE r.id IN ({ids}) GROUP BY {columns}r.category_id, e.key"
+        for column in ("by_kind", "response_hist", "resolve_hist"))
+    day = group_by.index("day") if "day" in group_by else None
     with connection.cursor() as cursor:
-        cursor.execute(sql, [place.pk, first.isoformat(), stop.isoformat()] * 3)
-        for column, key, n in cursor.fetchall():
+        cursor.execute(sql, params * 3)
+        for *values, category, column, key, n in cursor.fetchall():
+            if day is not None and isinstance(values[day], str):  # SQLite hands raw SQL dates back as text
+                values[day] = date.fromisoformat(values[day])
+            tally = found[tuple(values)][category]
             if column == "by_kind":
                 tally.counts[f"kind:{key}"] = n
             else:
                 (tally.response if column == "response_hist" else tally.resolve)[int(key)] = n
-    return tally, by_top
+    return found
 
 
 def _live(m, place, start, end, now):

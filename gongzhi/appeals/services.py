@@ -22,7 +22,7 @@ from gongzhi.core.uploads import clean_image
 from gongzhi.core.crypto import lookup_hash
 from gongzhi.core.validators import normalise_phone, validate_phone
 from gongzhi.places import geo
-from gongzhi.places.models import COMMUNITY_KINDS, DIVISION_KINDS, GRID_KINDS, SUBDISTRICT_KINDS, Kind
+from gongzhi.places.models import COMMUNITY_KINDS, DIVISION_KINDS, GRID_KINDS, SUBDISTRICT_KINDS, Kind, Place
 from gongzhi.registry.services import require
 
 from . import metrics
@@ -785,15 +785,16 @@ def _rollup_days(tree, days, groups, now) -> int:
     if groups is None:
         queries = [appeals.filter(created_at__gte=lo, created_at__lt=hi)]
     else:
-        groups = {(anchor, day) for anchor, day in groups if lo <= metrics.midnight(day) < hi and anchor}
-        by_anchor = {}
-        for anchor, day in groups:
-            by_anchor.setdefault(anchor, []).append(day)
-        queries = [appeals.filter(_on_days(sorted(ds)), place__path__startswith=tree.path[anchor])
-                   for anchor, ds in by_anchor.items() if anchor in tree.leaf]
-        # Appeals placed directly at a subdistrict (or above) count there: a parent's sum needs them too.
-        queries.append(appeals.filter(place__kind__in=sorted(DIVISION_KINDS - COMMUNITY_KINDS), created_at__gte=lo,
-                                      created_at__lt=hi))
+        groups = {(anchor, day) for anchor, day in groups if anchor and lo <= metrics.midnight(day) < hi}
+        # One query for the changed communities on the changed days of the chunk (some pairs more than needed:
+        # cheaper than a query per community), one for appeals placed directly at a subdistrict or above (they
+        # count there, and a parent's sum needs them too).
+        under = Q()
+        for anchor in sorted({anchor for anchor, _day in groups if anchor in tree.leaf}):
+            under |= Q(path__startswith=tree.path[anchor])
+        on_days = _on_days(sorted({day for _anchor, day in groups}))
+        queries = [appeals.filter(on_days, place__in=Place.objects.filter(under))] if under else []
+        queries.append(appeals.filter(on_days, place__kind__in=sorted(DIVISION_KINDS - COMMUNITY_KINDS)))
     own = {}
     for query in queries:
         for (path, day, category_id), tally in metrics.tallies(query, now, "place__path", "day", "category_id"):
@@ -849,14 +850,11 @@ def _by_day_and(keys, field) -> Q:
 
 
 def _rollup_rows(keys) -> dict:
-    """The stored rows whose (parent, day) is among `keys`, summed per (parent, day) and top category."""
-    found = {}
-    for row in DailyRollup.objects.filter(_by_day_and(keys, "parent_id")).values("parent_id", "day",
-                                                                                  *metrics.ROW_FIELDS):
-        tally = metrics.Tally.of_row(row)
-        if row["category_id"] is None:
-            tally.counts.clear()  # the day's total: its histograms count, its counts are the categories' sum
-        metrics.add_to(found.setdefault((row["parent_id"], row["day"]), {}), row["category_id"], tally)
+    """The stored rows whose (parent, day) is among `keys`, added up per (parent, day) and top category."""
+    found = metrics.summed_rows(DailyRollup.objects.filter(_by_day_and(keys, "parent_id")), "parent_id", "day")
+    for cell in found.values():
+        if None in cell:
+            cell[None].counts = {}  # the day totals: their histograms count, their counts are the categories' sum
     return found
 
 
