@@ -302,26 +302,30 @@ def compute(user, place, start: datetime, end: datetime, rollup=True) -> Metrics
 def _stored(place, first, stop) -> tuple[Tally, dict]:
     """The place's rollup rows of the days in [first, stop): the day totals' Tally, and the appeals per top-level
     category."""
-    cells = summed_rows(DailyRollup.objects.filter(place=place, day__gte=first, day__lt=stop)).get((), {})
+    cells = summed_rows(DailyRollup.objects.filter(place=place, day__gte=first, day__lt=stop),
+                        json_of_totals_only=True).get((), {})
     total = cells.pop(None, Tally())
     return total, {top: tally.counts["total"] for top, tally in cells.items()}
 
 
-def summed_rows(rows, *group_by) -> dict:
+def summed_rows(rows, *group_by, json_of_totals_only=False) -> dict:
     """Rollup rows added up in the database per `group_by` values and category (None: the day totals):
-    {(values…): {category id: Tally}}; the JSON columns are summed through json_each, so no row is decoded here."""
+    {(values…): {category id: Tally}}; the JSON columns are summed through json_each, so no row is decoded here
+    (only the day totals' when the per-category kinds are not needed)."""
     found = {}
     rows = rows.order_by()
     for row in rows.values(*group_by, "category_id").annotate(**{key: Sum(key) for key in COUNTS}):
         cell = found.setdefault(tuple(row[g] for g in group_by), {})
         cell[row["category_id"]] = Tally({key: row[key] for key in COUNTS})
-    table, qn = DailyRollup._meta.db_table, connection.ops.quote_name
-    columns = "".join(f"r.{qn(DailyRollup._meta.get_field(g).column)}, " for g in group_by)
+    table = connection.ops.quote_name(DailyRollup._meta.db_table)
+    columns = "".join(f"{table}.{connection.ops.quote_name(DailyRollup._meta.get_field(g).column)}, "
+                      for g in group_by)
     each = "jsonb_each_text" if connection.vendor == "postgresql" else "json_each"
-    ids, params = rows.values("pk").query.sql_with_params()
+    json_rows = rows.filter(category__isnull=True) if json_of_totals_only else rows
+    where, params = json_rows.query.get_compiler(connection=connection).compile(json_rows.query.where)  # no joins
     sql = " UNION ALL ".join(
-        f"SELECT {columns}r.category_id, '{column}', e.key, SUM(CAST(e.value AS INTEGER)) FROM {table} r, "
-        f"{each}(r.{column}) e WHERE r.id IN ({ids}) GROUP BY {columns}r.category_id, e.key"
+        f"SELECT {columns}{table}.category_id, '{column}', e.key, SUM(CAST(e.value AS INTEGER)) FROM {table}, "
+        f"{each}({table}.{column}) e WHERE {where} GROUP BY {columns}{table}.category_id, e.key"
         for column in ("by_kind", "response_hist", "resolve_hist"))
     day = group_by.index("day") if "day" in group_by else None
     with connection.cursor() as cursor:
