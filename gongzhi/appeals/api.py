@@ -221,6 +221,7 @@ class MetricsOut(Schema):
     extension_rate: float | None
     median_response_hours: float | None
     median_resolve_hours: float | None
+    as_of: datetime | None = None  # the figures describe the appeals as they stood then (the rollup's watermark)
 
 
 class NotificationOut(Schema):

@@ -1,4 +1,4 @@
-"""Periodic jobs: escalate overdue appeals by rule and close those left unrated, with no one needing to click."""
+"""Periodic jobs: escalate overdue appeals by rule, close those left unrated and keep the metrics rollup fresh."""
 
 from gongzhi.core.jobs import periodic
 
@@ -13,3 +13,8 @@ def escalate_overdue():
 @periodic(every_seconds=3600)
 def close_unrated():
     return services.close_unrated()
+
+
+@periodic(every_seconds=300)
+def refresh_rollups():
+    return services.refresh_rollups()

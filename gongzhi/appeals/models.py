@@ -142,6 +142,8 @@ class Appeal(models.Model):
             models.Index(fields=["place", "created_at"], name="appeal_place_created"),
             # Inbox: the open appeals a unit holds, by deadline.
             models.Index(fields=["handler_place", "status", "resolve_due"], name="appeal_handler_status_due"),
+            # The rollup refresh: the appeals changed since its last run.
+            models.Index(fields=["updated_at"], name="appeal_updated"),
         ]
 
     def __str__(self):
@@ -201,6 +203,8 @@ class AppealEvent(models.Model):
 
     class Meta:
         ordering = ["at", "pk"]
+        # The extension rate asks "has an extend event" of every appeal counted: a small partial index answers.
+        indexes = [models.Index(fields=["appeal"], condition=models.Q(action="extend"), name="appeal_event_extend")]
         verbose_name = _("appeal event")
         verbose_name_plural = _("appeal events")
 
@@ -257,3 +261,48 @@ class Notification(models.Model):
 
     def __str__(self):
         return self.message
+
+
+class DailyRollup(models.Model):
+    """Precomputed metrics (services.refresh_rollups): the appeals submitted under one place (community level
+    and above) on one local day in one top-level category, with every count metrics.compute gives; the row
+    without a category holds the day's total and log-spaced histograms of the two durations
+    (metrics.BUCKET_RATIO; docs/appeals.md)."""
+
+    place = models.ForeignKey("places.Place", on_delete=models.CASCADE, related_name="+")
+    # The place's parent, kept here so a parent's row is summed from its children's rows by one index.
+    parent = models.ForeignKey("places.Place", null=True, on_delete=models.CASCADE, related_name="+",
+                               db_index=False)
+    day = models.DateField()
+    category = models.ForeignKey(Category, null=True, on_delete=models.CASCADE, related_name="+")  # null: all
+    total = models.PositiveIntegerField(default=0)
+    valid = models.PositiveIntegerField(default=0)
+    responded = models.PositiveIntegerField(default=0)
+    resolved = models.PositiveIntegerField(default=0)
+    on_time = models.PositiveIntegerField(default=0)
+    reworked = models.PositiveIntegerField(default=0)
+    rated = models.PositiveIntegerField(default=0)
+    satisfied = models.PositiveIntegerField(default=0)
+    extended = models.PositiveIntegerField(default=0)
+    overdue = models.PositiveIntegerField(default=0)
+    by_kind = models.JSONField(default=dict)        # {kind: appeals}
+    response_hist = models.JSONField(default=dict)  # {bucket: appeals}, hours to respond (day total only)
+    resolve_hist = models.JSONField(default=dict)   # {bucket: appeals}, hours to resolve (day total only)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["place", "day", "category"], name="rollup_place_day_category"),
+            models.UniqueConstraint(fields=["place", "day"], condition=models.Q(category__isnull=True),
+                                    name="rollup_place_day_total"),
+        ]
+        indexes = [models.Index(fields=["parent", "day"], name="rollup_parent_day")]
+
+    def __str__(self):
+        return f"{self.place_id} {self.day} {self.category_id}: {self.total}"
+
+
+class RollupState(models.Model):
+    """One row: the rollup holds every change to appeals up to `watermark`; locked while a refresh runs."""
+
+    watermark = models.DateTimeField(null=True)
+    rebuilt_at = models.DateTimeField(null=True)

@@ -4,26 +4,30 @@ Each checks the rule (`registry.services.require`), checks that the transition i
 current status, changes the appeal under a row lock, appends one AppealEvent and notifies who needs to know.
 """
 
+import json
 from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Max, Min, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from gongzhi.accounts.models import RoleAssignment, User
 from gongzhi.accounts.roles import STAFF_ROLES, Role
+from gongzhi.core.bulk import Table
 from gongzhi.core.uploads import clean_image
 from gongzhi.core.crypto import lookup_hash
 from gongzhi.core.validators import normalise_phone, validate_phone
 from gongzhi.places import geo
-from gongzhi.places.models import COMMUNITY_KINDS, GRID_KINDS, SUBDISTRICT_KINDS, Kind
+from gongzhi.places.models import COMMUNITY_KINDS, DIVISION_KINDS, GRID_KINDS, SUBDISTRICT_KINDS, Kind, Place
 from gongzhi.registry.services import require
 
-from .models import TIER_ORDER, Appeal, AppealEvent, Category, Notification, SubTask, Tier
+from . import metrics
+from .models import (TIER_ORDER, Appeal, AppealEvent, Category, DailyRollup, Notification, RollupState, SubTask,
+                     Tier)
 
 S = Appeal.Status
 ACCEPT_HOURS = 2          # online submissions are accepted within 2 hours
@@ -556,7 +560,7 @@ def extend(user, appeal, days, reason) -> Appeal:
         raise ValidationError(_("This appeal has already been extended %(n)s times; escalate it instead.")
                               % {"n": MAX_EXTENSIONS})
     appeal.resolve_due = max(appeal.resolve_due or timezone.now(), timezone.now()) + timedelta(days=days)
-    appeal.save(update_fields=["resolve_due"])
+    appeal.save(update_fields=["resolve_due", "updated_at"])  # updated_at: the rollup refresh finds the change
     _event(appeal, user, "extend", appeal.status,
            _("%(days)s more days: %(reason)s") % {"days": days, "reason": reason})
     return appeal
@@ -734,3 +738,144 @@ def flag_overdue(now=None) -> int:
                 _event(appeal, None, "overdue", appeal.status, reason)
                 notify(handlers_of(appeal), appeal, _("Appeal #%(id)s is overdue.") % {"id": appeal.pk})
     return moved
+
+
+# ---- the daily rollup behind the metrics (docs/appeals.md, "The daily rollup"), run by jobs.refresh_rollups
+
+# A change committed late (its transaction was still open when the last refresh read) is found by looking back.
+ROLLUP_OVERLAP = timedelta(minutes=10)
+ROLLUP_CHUNK_DAYS = 8  # days rewritten together (bounds memory on a rebuild)
+
+
+def refresh_rollups(now=None, rebuild=False) -> dict:
+    """Bring the daily rollup up to `now`: recompute the (community, day) groups holding an appeal changed since
+    the last refresh or whose deadline passed since, then every ancestor's row of those days from the rows below;
+    `rebuild` recomputes everything (after a bulk load). One runner at a time (a row lock on RollupState);
+    running it again changes nothing."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        RollupState.objects.get_or_create(pk=1)
+        state = RollupState.objects.select_for_update().get(pk=1)
+        tree = metrics.Divisions()
+        if rebuild or state.watermark is None:
+            DailyRollup.objects.all().delete()
+            span = Appeal.objects.aggregate(first=Min("created_at"), last=Max("created_at"))
+            groups, days = None, []
+            if span["first"]:
+                first, last = metrics.local_day(span["first"]), metrics.local_day(span["last"])
+                days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
+            state.rebuilt_at = now
+        else:
+            since = state.watermark - ROLLUP_OVERLAP
+            changed = Appeal.objects.filter(Q(updated_at__gt=since) | (metrics.past_due(now) & ~metrics.past_due(since)))
+            groups = {(tree.anchor(path), metrics.local_day(created))
+                      for path, created in changed.order_by().values_list("place__path", "created_at")}
+            days = sorted({day for _anchor, day in groups})
+        rows = 0
+        for n in range(0, len(days), ROLLUP_CHUNK_DAYS):
+            rows += _rollup_days(tree, days[n:n + ROLLUP_CHUNK_DAYS], groups, now)
+        state.watermark = now
+        state.save()
+        if groups is None and connection.vendor == "postgresql":
+            with connection.cursor() as cursor:  # the table was rewritten: fresh planner statistics
+                cursor.execute(f"ANALYZE {DailyRollup._meta.db_table}")
+    return {"groups": len(groups) if groups is not None else None, "days": len(days), "rows": rows}
+
+
+def _rollup_days(tree, days, groups, now) -> int:
+    """Rewrite the rows of these days: the groups' own rows (None: every place's) and their ancestors' rows,
+    deepest level first, each the sum of the appeals counted at the place itself and its children's rows."""
+    tops = metrics.category_tops()
+    appeals = metrics.by_local_day(Appeal.objects.all())
+    lo, hi = metrics.midnight(days[0]), metrics.midnight(days[-1] + timedelta(days=1))
+    if groups is None:
+        queries = [appeals.filter(created_at__gte=lo, created_at__lt=hi)]
+    else:
+        groups = {(anchor, day) for anchor, day in groups if anchor and lo <= metrics.midnight(day) < hi}
+        # One query for the changed communities on the changed days of the chunk (some pairs more than needed:
+        # cheaper than a query per community), one for appeals placed directly at a subdistrict or above (they
+        # count there, and a parent's sum needs them too).
+        under = Q()
+        for anchor in sorted({anchor for anchor, _day in groups if anchor in tree.leaf}):
+            under |= Q(path__startswith=tree.path[anchor])
+        on_days = _on_days(sorted({day for _anchor, day in groups}))
+        queries = [appeals.filter(on_days, place__in=Place.objects.filter(under))] if under else []
+        queries.append(appeals.filter(on_days, place__kind__in=sorted(DIVISION_KINDS - COMMUNITY_KINDS)))
+    own = {}
+    for query in queries:
+        for (path, day, category_id), tally in metrics.tallies(query, now, "place__path", "day", "category_id"):
+            anchor = tree.anchor(path)
+            if anchor is None:
+                continue  # not under any division: no metrics node counts it
+            metrics.add_to(own.setdefault((anchor, day), {}), tops[category_id][0], tally)
+    pending = {}
+    for key in (own if groups is None else groups):
+        pending.setdefault(tree.depth[key[0]], set()).add(key)
+    written, below = 0, {}
+    for depth in range(max(pending, default=-1), -1, -1):
+        level = pending.get(depth)
+        if not level:
+            continue
+        children = below if groups is None else _rollup_rows(level)
+        rows = {}
+        for key in level:
+            cell = rows[key] = {}
+            for part in (own.get(key, {}), children.get(key, {})):
+                for top, tally in part.items():
+                    metrics.add_to(cell, top, tally)
+            if tree.parent[key[0]]:
+                pending.setdefault(depth - 1, set()).add((tree.parent[key[0]], key[1]))
+        if groups is not None:
+            DailyRollup.objects.filter(_by_day_and(level, "place_id")).delete()
+        written += _write_rollup(tree, rows)
+        below = {}
+        for (pk, day), cell in rows.items():
+            parent_cell = below.setdefault((tree.parent[pk], day), {})
+            for top, tally in cell.items():
+                metrics.add_to(parent_cell, top, tally)
+    return written
+
+
+def _on_days(days) -> Q:
+    """Submitted on one of these local days."""
+    q = Q()
+    for day in days:
+        q |= Q(created_at__gte=metrics.midnight(day), created_at__lt=metrics.midnight(day + timedelta(days=1)))
+    return q
+
+
+def _by_day_and(keys, field) -> Q:
+    """(place, day) pairs as one condition: per day, `field` in that day's places."""
+    by_day = {}
+    for pk, day in keys:
+        by_day.setdefault(day, []).append(pk)
+    q = Q()
+    for day, pks in by_day.items():
+        q |= Q(day=day, **{f"{field}__in": sorted(pks)})
+    return q
+
+
+def _rollup_rows(keys) -> dict:
+    """The stored rows whose (parent, day) is among `keys`, added up per (parent, day) and top category."""
+    found = metrics.summed_rows(DailyRollup.objects.filter(_by_day_and(keys, "parent_id")), "parent_id", "day")
+    for cell in found.values():
+        if None in cell:
+            cell[None].counts = {}  # the day totals: their histograms count, their counts are the categories' sum
+    return found
+
+
+def _write_rollup(tree, rows) -> int:
+    table = Table(DailyRollup, ["place_id", "parent_id", "day", "category_id", *metrics.COUNTS, "by_kind",
+                                "response_hist", "resolve_hist"])
+    for (pk, day), cell in rows.items():
+        total = metrics.Tally()
+        for tally in cell.values():
+            total.add(tally)
+        # One row per top-level category, and the day's total (category null) with the histograms.
+        for top, tally in [*((top, tally) for top, tally in cell.items() if top is not None), (None, total)]:
+            values = tally.row(histograms=top is None)
+            table.add((pk, tree.parent[pk], day, top, *(values[key] for key in metrics.COUNTS),
+                       *(json.dumps(values[key]) if values[key] else "{}"
+                         for key in ("by_kind", "response_hist", "resolve_hist"))))
+    table.flush()
+    return table.count

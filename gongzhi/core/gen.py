@@ -156,6 +156,7 @@ class Generator:
 
     def _finish(self):
         from django.apps import apps
+        from gongzhi.appeals.services import refresh_rollups
         models = [m for m in apps.get_models() if m._meta.app_label in
                   {"places", "registry", "accounts", "appeals", "points"}]
         with connection.cursor() as cursor:
@@ -165,6 +166,7 @@ class Generator:
                 cursor.execute("ANALYZE")
         from gongzhi.places.geo import grid_index
         grid_index.invalidate()
+        self._timed("appeal rollup", lambda: refresh_rollups(rebuild=True)["rows"])
 
     # -- places: the division tree as places.services.create_place makes it (codes, "/id/…/" paths, depth)
 

@@ -3,7 +3,7 @@ import time
 
 from gongzhi.accounts.models import User
 from gongzhi.appeals import demo
-from gongzhi.appeals.models import Appeal, AppealEvent
+from gongzhi.appeals.models import Appeal, AppealEvent, DailyRollup
 
 
 def test_demo_appeals_are_made_through_the_services(w):
@@ -20,6 +20,8 @@ def test_demo_appeals_are_made_through_the_services(w):
     assert Appeal.objects.filter(overdue=True).exists() and Appeal.objects.filter(tier="department").exists()
     assert Appeal.objects.filter(subtasks__role="assist").exists()
     assert Appeal.objects.filter(reopen_count=1, status="closed", rating="satisfied").exists()
+    # The metrics' daily rollup is built: the district's row for today counts every appeal.
+    assert sum(DailyRollup.objects.filter(place=w.district, category=None).values_list("total", flat=True)) == summary["appeals"]
     # Every appeal's history starts with its submission.
     assert AppealEvent.objects.filter(action="submit").count() == Appeal.objects.count()
     # The same seed gives the same data.
