@@ -1,5 +1,4 @@
 import random
-import time
 
 from gongzhi.accounts.models import User
 from gongzhi.appeals import demo
@@ -10,9 +9,7 @@ def test_demo_appeals_are_made_through_the_services(w):
     users = {"admin": User.objects.create_superuser("admin", password="Test@pass2026"), "police": w.police,
              "resident": w.resident, "buildinghead": w.resident_b, "grid1": w.grid_worker_a,
              "grid2": w.grid_worker_b, "community": w.community_worker, "subdistrict": w.subdistrict_officer}
-    started = time.monotonic()
     summary = demo.load(random.Random(2026), w.district, users)
-    assert time.monotonic() - started < 5
     statuses = set(Appeal.objects.values_list("status", flat=True))
     assert {"submitted", "accepted", "in_progress", "on_hold", "resolved", "closed", "merged"} <= statuses
     assert summary["appeals"] == Appeal.objects.count() >= 30
