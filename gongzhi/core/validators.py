@@ -27,7 +27,8 @@ def normalise_id_number(value: str) -> str:
     return (value or "").strip().upper().replace(" ", "")
 
 
-def validate_id_number(value: str) -> None:
+def validate_id_number(value: str) -> date:
+    """Raise ValidationError unless a valid ID number; returns the birth date it holds."""
     value = normalise_id_number(value)
     if not _ID_FORMAT.fullmatch(value):
         raise ValidationError(_("ID number must be 18 characters: 17 digits and a digit or X."), code="id_format")
@@ -39,6 +40,7 @@ def validate_id_number(value: str) -> None:
         raise ValidationError(_("ID number contains an invalid birth date."), code="id_birth")
     if id_check_digit(value[:17]) != value[17]:
         raise ValidationError(_("ID number check digit is wrong; please check the number."), code="id_check")
+    return born
 
 
 def normalise_phone(value: str) -> str:
