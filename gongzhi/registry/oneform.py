@@ -3,7 +3,7 @@
 import csv
 import gc
 import io
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -458,7 +458,16 @@ def _write_persons(plan, households, report, dry_run):
     """Create new persons (streamed: COPY on PostgreSQL, encrypted in batches) and update changed ones in
     batches. Bulk writes skip Person.save, so the ciphertexts and lookup hashes are set here."""
     now = timezone.now()
-    table = None if dry_run else Table(Person, ["household_id", *_WRITTEN, "created_at", "updated_at"])
+    table = Table(Person, ["household_id", *_WRITTEN, "created_at", "updated_at"])
+    with nullcontext() if dry_run else table.streaming():
+        updated = _stream_persons(plan, households, report, None if dry_run else table, now)
+    if not dry_run:
+        # Few rows change on a re-import; bulk_update's CASE per field grows with the batch, so keep it small.
+        Person.objects.bulk_update(updated, [*_WRITTEN, "household", "updated_at"], batch_size=500)
+
+
+def _stream_persons(plan, households, report, table, now) -> list[Person]:
+    """Count what changes; add the new persons to the table (None: dry run); return the persons to update."""
     new, updated = [], []
     for _index, key, values in plan.persons:
         target = households[key]
@@ -472,15 +481,13 @@ def _write_persons(plan, households, report, dry_run):
         elif (person.values != tuple(values[i] for i in _COMPARED_AT)
               or target is None or person.household_id != target):
             report.persons_updated += 1
-            if not dry_run:
+            if table is not None:
                 updated.append(Person(pk=person.pk, household_id=target, updated_at=now, **dict(zip(_WRITTEN, values))))
         else:
             report.unchanged += 1
-    if not dry_run:
+    if table is not None:
         _add_encrypted(table, new, now)
-        table.flush()
-        # Few rows change on a re-import; bulk_update's CASE per field grows with the batch, so keep it small.
-        Person.objects.bulk_update(updated, [*_WRITTEN, "household", "updated_at"], batch_size=500)
+    return updated
 
 
 def _add_encrypted(table, new, now):
