@@ -1,7 +1,8 @@
 """Profile the one-form import in-process: a new import of the bench's file, then the same file again, rolled back.
 
-Usage (PostgreSQL from scripts/pg start; generates the small dataset on an empty database):
-    DATABASE_URL=… .venv/bin/python bench/import_profile.py [--rows 100000] [--profile] [--keep]
+Usage (PostgreSQL from scripts/pg start; generates the small dataset on an empty database; the file is kept in
+$TMPDIR for later runs; prints wall time, this process's and the PostgreSQL backend's CPU seconds):
+    DATABASE_URL=… GONGZHI_VAR_DIR=… .venv/bin/python bench/import_profile.py [--rows 100000] [--profile] [--keep]
 """
 
 import argparse
