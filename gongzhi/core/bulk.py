@@ -1,7 +1,10 @@
 """Streaming bulk writes for large loads (one-form import, the benchmark generator): COPY on PostgreSQL,
 batched executemany on SQLite. Rows skip Model.save(), so callers set derived columns (ciphertexts, hashes)."""
 
+from contextlib import contextmanager
+
 from django.db import connection
+from psycopg.copy import QueuedLibpqWriter
 
 CHUNK = 50_000
 
@@ -21,15 +24,42 @@ class Table:
         self.table = model._meta.db_table
         self.count = 0
         self.pending = []
+        self.copy = None  # the open COPY while streaming()
         ops = connection.ops
         adapters = {"DateTimeField": ops.adapt_datetimefield_value, "DateField": ops.adapt_datefield_value}
         self.adapt = [(i, adapters[f.get_internal_type()]) for i, f in enumerate(self.fields)
                       if f.get_internal_type() in adapters and connection.vendor != "postgresql"]
 
     def add(self, row):
-        self.pending.append((*row, *self.defaults) if self.defaults else row)
+        row = (*row, *self.defaults) if self.defaults else row
+        if self.copy is not None:
+            self.copy.write_row(row)
+            self.count += 1
+            return
+        self.pending.append(row)
         if len(self.pending) >= CHUNK:
             self.flush()
+
+    @contextmanager
+    def streaming(self):
+        """On PostgreSQL, one COPY stays open while rows are added, and a thread sends them: the server stores
+        rows while the caller prepares the next ones. No other query may run on the connection meanwhile."""
+        if connection.vendor != "postgresql":
+            yield self
+            self.flush()
+            return
+        self.flush()
+        with connection.cursor() as cursor:
+            with cursor.cursor.copy(self._copy_sql(), writer=QueuedLibpqWriter(cursor.cursor)) as copy:
+                self.copy = copy
+                try:
+                    yield self
+                finally:
+                    self.copy = None
+
+    def _copy_sql(self):
+        qn = connection.ops.quote_name
+        return f"COPY {qn(self.table)} ({', '.join(qn(n) for n in self.names)}) FROM STDIN"
 
     def flush(self):
         self.write(self.pending)
@@ -49,7 +79,7 @@ class Table:
         cols = ", ".join(qn(n) for n in self.names)
         with connection.cursor() as cursor:
             if connection.vendor == "postgresql":
-                with cursor.cursor.copy(f"COPY {qn(self.table)} ({cols}) FROM STDIN") as copy:
+                with cursor.cursor.copy(self._copy_sql()) as copy:
                     for r in rows:
                         copy.write_row(r)
             else:

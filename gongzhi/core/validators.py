@@ -2,6 +2,7 @@
 
 import re
 from datetime import date
+from operator import mul
 
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
@@ -10,10 +11,12 @@ _WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
 _CHECK = "10X98765432"
 _MOBILE = re.compile(r"^1[3-9]\d{9}$")
 _LANDLINE = re.compile(r"^0\d{2,3}-?\d{7,8}$")
+_ID_FORMAT = re.compile(r"\d{17}[\dX]")
+_PHONE_NOISE = re.compile(r"[\s()]")
 
 
 def id_check_digit(first17: str) -> str:
-    return _CHECK[sum(int(d) * w for d, w in zip(first17, _WEIGHTS)) % 11]
+    return _CHECK[sum(map(mul, map(int, first17), _WEIGHTS)) % 11]
 
 
 def birth_date_from_id(value: str) -> date:
@@ -24,9 +27,10 @@ def normalise_id_number(value: str) -> str:
     return (value or "").strip().upper().replace(" ", "")
 
 
-def validate_id_number(value: str) -> None:
+def validate_id_number(value: str) -> date:
+    """Raise ValidationError unless a valid ID number; returns the birth date it holds."""
     value = normalise_id_number(value)
-    if not re.fullmatch(r"\d{17}[\dX]", value):
+    if not _ID_FORMAT.fullmatch(value):
         raise ValidationError(_("ID number must be 18 characters: 17 digits and a digit or X."), code="id_format")
     try:
         born = birth_date_from_id(value)
@@ -36,10 +40,11 @@ def validate_id_number(value: str) -> None:
         raise ValidationError(_("ID number contains an invalid birth date."), code="id_birth")
     if id_check_digit(value[:17]) != value[17]:
         raise ValidationError(_("ID number check digit is wrong; please check the number."), code="id_check")
+    return born
 
 
 def normalise_phone(value: str) -> str:
-    value = re.sub(r"[\s()]", "", value or "")
+    value = _PHONE_NOISE.sub("", value or "")
     return value[3:] if value.startswith("+86") else value
 
 

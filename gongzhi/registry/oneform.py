@@ -1,13 +1,16 @@
 """One form (一表通): import households and persons from the spreadsheet communities keep, and export it."""
 
 import csv
+import gc
 import io
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from openpyxl import Workbook
@@ -15,7 +18,7 @@ from openpyxl.styles import Font
 from python_calamine import CalamineWorkbook
 
 from gongzhi.core import audit
-from gongzhi.core.crypto import encrypt, lookup_hash, mask_id_number, mask_phone
+from gongzhi.core.crypto import encrypt_many, lookup_hash, mask_id_number, mask_phone
 from gongzhi.core.bulk import Table
 from gongzhi.core.models import AuditEvent
 from gongzhi.places.models import GRID_KINDS, Kind, Place
@@ -113,8 +116,9 @@ def _guarded(rows, message):
         raise FileRejected(message) from None
 
 
-def read_rows(upload_name: str, data: bytes) -> list[dict]:
-    """Rows as {column key: text}; the header row is matched by the Chinese headers, in any order."""
+def read_rows(upload_name: str, data: bytes):
+    """(row number, cells) for each non-empty row, streamed: cells are texts in COLUMNS order ("" when the
+    column is absent); the header row is matched by the Chinese headers, in any order."""
     name = upload_name.lower()
     if name.endswith(".xlsx"):
         unreadable = _("The file is not a readable .xlsx spreadsheet.")
@@ -123,7 +127,7 @@ def read_rows(upload_name: str, data: bytes) -> list[dict]:
             sheet = CalamineWorkbook.from_filelike(io.BytesIO(data)).get_sheet_by_index(0)
         except Exception:
             raise FileRejected(unreadable) from None
-        raw = _guarded(([_cell(v) for v in row] for row in sheet.iter_rows()), unreadable)
+        raw = _guarded(sheet.iter_rows(), unreadable)
     elif name.endswith(".csv"):
         for encoding in ("utf-8-sig", "gb18030"):
             try:
@@ -135,25 +139,36 @@ def read_rows(upload_name: str, data: bytes) -> list[dict]:
             raise FileRejected(_("The CSV file is neither UTF-8 nor GBK encoded."))
         if "\x00" in text:
             raise FileRejected(_("The CSV file contains NUL (\\x00) characters; please save it again as a CSV."))
-        raw = _guarded(([c.strip() for c in row] for row in csv.reader(io.StringIO(text))),
-                       _("The CSV file cannot be read: a line is malformed or a cell is too long."))
+        raw = _guarded(csv.reader(io.StringIO(text)), _("The CSV file cannot be read: a line is malformed or a cell is too long."))
     else:
         raise FileRejected(_("Please upload an .xlsx or .csv file."))
-    header = next(raw, None)
+    header = [_cell(v) for v in next(raw, None) or ()]
     if not header:
         raise FileRejected(_("The file is empty."))
     keys = [HEADERS.get(h.replace(" ", "")) for h in header]
     missing = [h for k, h, required in COLUMNS if required and k not in keys]
     if missing:
         raise FileRejected(_("Required columns are missing: %(cols)s. Please use the template.") % {"cols": "、".join(missing)})
-    rows = []
+    # Where each column is in the file (a repeated header: its last copy); absent ones read an always-empty cell.
+    where = {k: i for i, k in enumerate(keys) if k}
+    pick = [where.get(key, len(keys)) for key, _h, _r in COLUMNS]
+    return _rows(raw, pick, len(keys))
+
+
+def _rows(raw, pick, width):
+    blank = [""] * (width + 1)
+    number = 1
     for values in raw:
+        values = [v.strip() if type(v) is str else _cell(v) for v in values]
         if not any(values):
             continue
-        rows.append({k: v for k, v in zip(keys, values) if k})
-        if len(rows) > MAX_ROWS:
+        number += 1
+        if number - 1 > MAX_ROWS:
             raise FileRejected(_("The file has more than %(n)s rows; please split it.") % {"n": MAX_ROWS})
-    return rows
+        if len(values) != width:  # cells beyond the header are ignored, missing ones are empty
+            values = (values + blank)[:width]
+        values.append("")  # the cell of absent columns
+        yield number, [values[i] for i in pick]
 
 
 class _Places:
@@ -162,6 +177,7 @@ class _Places:
     def __init__(self, community: Place):
         self.by_parent_name = {}
         self.nodes = {}
+        self.resolved = {}  # (grid, estate, building, unit) → (place, error): a file repeats few combinations
         for place in community.descendants(include_self=False).only("id", "kind", "name", "parent_id", "path"):
             self.nodes[place.pk] = place
             self.by_parent_name.setdefault(place.name, []).append(place)
@@ -171,6 +187,13 @@ class _Places:
         if within is not None:
             candidates = [p for p in candidates if p.path.startswith(within.path)]
         return candidates
+
+    def resolve(self, grid, estate, building, unit) -> tuple[Place | None, RowError | None]:
+        key = (grid, estate, building, unit)
+        if key not in self.resolved:
+            self.resolved[key] = _resolve_place(self, {"grid": grid, "estate": estate, "building": building,
+                                                       "unit": unit})[:2]
+        return self.resolved[key]
 
 
 def _resolve_place(places: _Places, row) -> tuple[Place | None, RowError | None, str]:
@@ -199,90 +222,122 @@ def _resolve_place(places: _Places, row) -> tuple[Place | None, RowError | None,
     return within, None, ""
 
 
-def _plan(user, community, rows, report):
-    """Validate every row and work out what would change, touching nothing."""
-    places = _Places(community)
-    hh_plan = {}  # (place_id, door_no) → household fields
-    person_plan = []  # (row_no, household key, cleaned person fields)
-    seen_ids = {}
-    for index, row in enumerate(rows, start=2):  # row 1 is the header
-        def err(column, message):
-            report.errors.append(RowError(index, column, message))
-        for key, header, required in COLUMNS:
-            if required and not row.get(key):
-                err(header, _("Required field is empty."))
-        if any(required and not row.get(key) for key, _h, required in COLUMNS):
-            continue
-        place, place_error, _k = _resolve_place(places, row)
+# What an import compares and writes, in this order in the plan. Encrypted values are compared by their lookup
+# hash, so the existing register is never decrypted; the hash normalises the same way the validators do.
+_WRITTEN = ("name", "gender", "birth_date", "id_number", "id_number_hash", "phone", "phone_hash", "relation",
+            "ethnicity", "political", "tags", "notes")
+_COMPARED = ("name", "gender", "birth_date", "id_number_hash", "phone_hash", "relation", "ethnicity", "political",
+             "tags", "notes")
+_COMPARED_AT = [_WRITTEN.index(k) for k in _COMPARED]
+_ID_NUMBER, _ID_HASH, _PHONE = (_WRITTEN.index(k) for k in ("id_number", "id_number_hash", "phone"))
+_REQUIRED = [(i, header) for i, (_k, header, required) in enumerate(COLUMNS) if required]
+_BATCH = 2000
+_ENCRYPT_BATCH = 5000
+
+
+class _Plan:
+    """Every row validated as it is read, reduced to what the writes need: households by (place id, door no)
+    and persons as (row number, household key, values in _WRITTEN order with plain ID number and phone)."""
+
+    def __init__(self, community, report):
+        self.places = _Places(community)
+        self.report = report
+        self.households = {}  # (place_id, door_no) → {"place": …, "fields": {"area_m2", "tenure"}}
+        self.persons = []
+        self.seen_ids = {}  # ID hash → first row
+        self.areas = {}  # cell text → Decimal or None when invalid
+        self.existing_hh = {}  # (place_id, door_no) → Household
+        self.existing_people = {}  # ID hash → _Existing
+
+    def error(self, row, column, message):
+        self.report.errors.append(RowError(row, column, message))
+
+    def add(self, index, cells):
+        (grid, estate, building, unit, door_no, area_text, tenure_text, name, relation_text, id_number, phone,
+         ethnicity, political_text, tags, notes) = cells
+        if not (door_no and name and relation_text and id_number):
+            for i, header in _REQUIRED:
+                if not cells[i]:
+                    self.error(index, header, _("Required field is empty."))
+            return
+        place, place_error = self.places.resolve(grid, estate, building, unit)
         if place_error:
-            err(place_error.column, place_error.message)
-            continue
+            return self.error(index, place_error.column, place_error.message)
         area = None
-        if row.get("area_m2"):
-            try:
-                area = Decimal(row["area_m2"]).quantize(Decimal("0.01"))
-                if area <= 0 or area > 100000:
-                    raise InvalidOperation
-            except InvalidOperation:
-                err(LABEL["area_m2"], _("Floor area must be a positive number of square metres."))
-                continue
-        tenure = TENURE.get(row.get("tenure") or "自住")
-        relation = RELATIONS.get(row["relation"])
-        political = POLITICAL.get(row.get("political") or "群众")
-        for value, column, mapping_name in ((tenure, "tenure", TENURE), (relation, "relation", RELATIONS),
-                                            (political, "political", POLITICAL)):
-            if value is None:
-                err(LABEL[column], _("Unknown value %(value)s; use one of: %(choices)s")
-                    % {"value": row.get(column), "choices": "、".join(mapping_name)})
+        if area_text:
+            area = self.areas.get(area_text, False)
+            if area is False:
+                area = self.areas[area_text] = _area(area_text)
+            if area is None:
+                return self.error(index, LABEL["area_m2"], _("Floor area must be a positive number of square metres."))
+        tenure = TENURE.get(tenure_text or "自住")
+        relation = RELATIONS.get(relation_text)
+        political = POLITICAL.get(political_text or "群众")
         if None in (tenure, relation, political):
-            continue
+            for value, column, text, mapping in ((tenure, "tenure", tenure_text, TENURE),
+                                                 (relation, "relation", relation_text, RELATIONS),
+                                                 (political, "political", political_text, POLITICAL)):
+                if value is None:
+                    self.error(index, LABEL[column], _("Unknown value %(value)s; use one of: %(choices)s")
+                               % {"value": text, "choices": "、".join(mapping)})
+            return
         try:
-            cleaned = clean_person_data({"name": row["name"], "id_number": row["id_number"], "phone": row.get("phone", ""),
-                                         "relation": relation, "political": political,
-                                         "ethnicity": row.get("ethnicity") or "汉族", "tags": row.get("tags", ""),
-                                         "notes": row.get("notes", "")})
+            cleaned = clean_person_data({"name": name, "id_number": id_number, "phone": phone, "relation": relation,
+                                         "political": political, "ethnicity": ethnicity or "汉族", "tags": tags,
+                                         "notes": notes})
         except ValidationError as exc:
             for key, messages in exc.message_dict.items():
-                err(LABEL.get(key, key), messages[0])
-            continue
+                self.error(index, LABEL.get(key, key), messages[0])
+            return
         id_hash = lookup_hash(cleaned["id_number"])
-        if id_hash in seen_ids:
-            err(LABEL["id_number"], _("Duplicate person: same ID number as row %(row)s.") % {"row": seen_ids[id_hash]})
-            continue
-        seen_ids[id_hash] = index
-        key = (place.pk, row["door_no"])
-        entry = hh_plan.setdefault(key, {"place": place, "fields": {"area_m2": None, "tenure": None}})
-        conflict = False
-        for column, value in (("area_m2", area), ("tenure", tenure if row.get("tenure") else None)):
-            if value is not None and entry["fields"][column] not in (None, value):
-                err(LABEL[column], _("The same household has a different value on another row."))
+        first = self.seen_ids.setdefault(id_hash, index)
+        if first != index:
+            return self.error(index, LABEL["id_number"], _("Duplicate person: same ID number as row %(row)s.") % {"row": first})
+        key = (place.pk, door_no)
+        entry = self.households.get(key)
+        if entry is None:
+            entry = self.households[key] = {"place": place, "fields": {"area_m2": None, "tenure": None}}
+        fields, conflict = entry["fields"], False
+        for column, value in (("area_m2", area), ("tenure", tenure if tenure_text else None)):
+            if value is not None and fields[column] not in (None, value):
+                self.error(index, LABEL[column], _("The same household has a different value on another row."))
                 conflict = True
             elif value is not None:
-                entry["fields"][column] = value
+                fields[column] = value
         if not conflict:
-            person_plan.append((index, key, id_hash, cleaned))
-    if not person_plan:
-        return hh_plan, person_plan, {}, {}
-    existing_hh = {(h.place_id, h.door_no): h for h in
-                   Household.objects.filter(place__path__startswith=community.path)
-                   .only("id", "place_id", "door_no", "area_m2", "tenure")}
-    existing_people = _existing_people([p[2] for p in person_plan])
-    allowed = _places_user_may_edit(user, {p.place_id for p in existing_people.values() if p.place_id})
-    for index, _key, id_hash, _c in person_plan:
-        person = existing_people.get(id_hash)
+            phone = cleaned["phone"] or None
+            self.persons.append((index, key, (cleaned["name"], cleaned["gender"], cleaned["birth_date"],
+                                              cleaned["id_number"], id_hash, phone, lookup_hash(phone), relation,
+                                              cleaned["ethnicity"], political, cleaned["tags"], cleaned["notes"])))
+
+
+def _area(text) -> Decimal | None:
+    try:
+        area = Decimal(text).quantize(Decimal("0.01"))
+    except InvalidOperation:
+        return None
+    return area if 0 < area <= 100000 else None
+
+
+def _plan(user, community, rows, report) -> _Plan:
+    """Validate every row and work out what would change, touching nothing."""
+    plan = _Plan(community, report)
+    for index, cells in rows:
+        report.rows += 1
+        plan.add(index, cells)
+    if not plan.persons:
+        return plan
+    plan.existing_hh = {(h.place_id, h.door_no): h for h in
+                        Household.objects.filter(place__path__startswith=community.path)
+                        .only("id", "place_id", "door_no", "area_m2", "tenure")}
+    plan.existing_people = _existing_people([values[_ID_HASH] for _i, _k, values in plan.persons])
+    allowed = _places_user_may_edit(user, {p.place_id for p in plan.existing_people.values() if p.place_id})
+    for index, _key, values in plan.persons:
+        person = plan.existing_people.get(values[_ID_HASH])
         if person and person.place_id and person.place_id not in allowed:
             report.errors.append(RowError(index, LABEL["id_number"],
                                           _("This person is registered in another community outside your area.")))
-    return hh_plan, person_plan, existing_hh, existing_people
-
-
-# What an import compares and writes. Encrypted values are compared by their lookup hash, so the existing
-# register is never decrypted; the hash normalises the same way the validators do.
-_COMPARED = ("name", "gender", "birth_date", "id_number_hash", "phone_hash", "relation", "ethnicity", "political",
-             "tags", "notes")
-_WRITTEN = ("name", "gender", "birth_date", "id_number", "id_number_hash", "phone", "phone_hash", "relation",
-            "ethnicity", "political", "tags", "notes")
-_BATCH = 2000
+    return plan
 
 
 @dataclass
@@ -295,13 +350,28 @@ class _Existing:
 
 def _existing_people(hashes) -> dict[str, _Existing]:
     """The persons already registered under these ID hashes, anywhere, without decrypting anything."""
+    person, household = Person._meta.db_table, Household._meta.db_table
+    columns = ", ".join(f"p.{Person._meta.get_field(k).column}" for k in _COMPARED)
+    sql = (f"SELECT p.id, p.household_id, h.place_id, {columns} FROM {person} p "
+           f"LEFT JOIN {household} h ON h.id = p.household_id WHERE p.id_number_hash ")
+    postgres = connection.vendor == "postgresql"
+    size = 20000 if postgres else 500  # one array parameter on PostgreSQL; SQLite limits bound parameters
     found = {}
-    for start in range(0, len(hashes), 5000):
-        for pk, household_id, place_id, *values in (
-                Person.objects.filter(id_number_hash__in=hashes[start:start + 5000])
-                .values_list("pk", "household_id", "household__place_id", *_COMPARED)):
-            found[values[_COMPARED.index("id_number_hash")]] = _Existing(pk, household_id, place_id, tuple(values))
+    with connection.cursor() as cursor:
+        for start in range(0, len(hashes), size):
+            chunk = hashes[start:start + size]
+            if postgres:
+                cursor.execute(sql + "= ANY(%s)", [chunk])
+            else:
+                cursor.execute(sql + f"IN ({', '.join(['%s'] * len(chunk))})", chunk)
+            for pk, household_id, place_id, *values in cursor.fetchall():
+                values[_COMPARED.index("birth_date")] = _as_date(values[_COMPARED.index("birth_date")])
+                found[values[_COMPARED.index("id_number_hash")]] = _Existing(pk, household_id, place_id, tuple(values))
     return found
+
+
+def _as_date(value):
+    return date.fromisoformat(value) if isinstance(value, str) else value  # SQLite returns text from raw SQL
 
 
 def _places_user_may_edit(user, place_ids) -> set[int]:
@@ -314,29 +384,20 @@ def _editor_roles():
     return REGISTER_EDIT_ROLES
 
 
-def _person_values(cleaned, id_hash) -> dict:
-    values = {k: cleaned[k] for k in ("name", "gender", "birth_date", "id_number", "relation", "ethnicity",
-                                      "political", "tags", "notes")}
-    values["phone"] = cleaned["phone"] or None
-    values["id_number_hash"], values["phone_hash"] = id_hash, lookup_hash(values["phone"])
-    return values
-
-
 def import_register(user, community: Place, upload_name: str, data: bytes, *, dry_run: bool, request=None) -> ImportReport:
     """Validate the whole file; write all of it in one transaction only if every row is valid."""
     require(user, "registry.import_register", community)
     report = ImportReport(dry_run=dry_run)
     check_size(len(data))
     rows = read_rows(upload_name, data)
-    report.rows = len(rows)
-    with transaction.atomic():
-        hh_plan, person_plan, existing_hh, existing_people = _plan(user, community, rows, report)
+    with transaction.atomic(), _collector_paused():
+        plan = _plan(user, community, rows, report)
         if report.errors:
             report.errors.sort(key=lambda e: e.row)
             return report
-        del rows  # the plan holds what is needed; keeps peak memory down on big files
-        households = _write_households(hh_plan, existing_hh, report, dry_run)
-        _write_persons(person_plan, households, existing_people, report, dry_run)
+        del rows  # the plan holds what is needed; the parsed sheet goes before the writes
+        households = _write_households(plan, community, report, dry_run)
+        _write_persons(plan, households, report, dry_run)
         if not dry_run:
             report.written = True
             audit.record(AuditEvent.Action.IMPORT, request=request, user=user, obj=community,
@@ -345,57 +406,102 @@ def import_register(user, community: Place, upload_name: str, data: bytes, *, dr
     return report
 
 
-def _write_households(hh_plan, existing_hh, report, dry_run) -> dict:
-    """Create and update the households in batches; returns them by (place id, door no), None if not written."""
-    households, created, updated = {}, [], []
+@contextmanager
+def _collector_paused():
+    """The import makes hundreds of thousands of small containers and no reference cycles; Python's cycle
+    collector would rescan them all again and again (about a fifth of the import's time)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _write_households(plan, community, report, dry_run) -> dict:
+    """Create (streamed: COPY on PostgreSQL) and update the households; returns their ids by (place id, door no),
+    None for households not written (dry run)."""
+    ids, created, updated = {}, [], []
     now = timezone.now()
-    for key, item in hh_plan.items():
-        household = existing_hh.get(key)
+    for key, item in plan.households.items():
+        household = plan.existing_hh.get(key)
         fields = {k: v for k, v in item["fields"].items() if v is not None}
         if household is None:
-            household = Household(place=item["place"], door_no=key[1], **fields)
-            created.append(household)
-        elif any(getattr(household, k) != v for k, v in fields.items()):
+            created.append((key[0], key[1], fields.get("area_m2"), fields.get("tenure", Household.Tenure.OWNER)))
+            ids[key] = None
+            continue
+        if any(getattr(household, k) != v for k, v in fields.items()):
             for k, v in fields.items():
                 setattr(household, k, v)
             household.updated_at = now  # bulk_update does not apply auto_now
             updated.append(household)
-        households[key] = household
+        ids[key] = household.pk
     report.households_created, report.households_updated = len(created), len(updated)
     if dry_run:
-        return {key: None if h.pk is None else h for key, h in households.items()}
-    Household.objects.bulk_create(created, batch_size=_BATCH)
+        return ids
+    table = Table(Household, ["place_id", "door_no", "area_m2", "tenure", "created_at", "updated_at"])
+    for row in created:
+        table.add((*row, now, now))
+    table.flush()
     Household.objects.bulk_update(updated, ["area_m2", "tenure", "updated_at"], batch_size=_BATCH)
-    return households
+    if created:  # the new rows' ids: one query instead of RETURNING row by row
+        new = {key for key, pk in ids.items() if pk is None}
+        for pk, place_id, door_no in (Household.objects.filter(place__path__startswith=community.path)
+                                      .values_list("id", "place_id", "door_no").iterator(chunk_size=10000)):
+            if (place_id, door_no) in new:
+                ids[(place_id, door_no)] = pk
+    return ids
 
 
-def _write_persons(person_plan, households, existing_people, report, dry_run):
-    """Create new persons (streamed: COPY on PostgreSQL) and update changed ones in batches. Bulk writes skip
-    Person.save, so the ciphertexts and lookup hashes are set here."""
+def _write_persons(plan, households, report, dry_run):
+    """Create new persons (streamed: COPY on PostgreSQL, encrypted in batches) and update changed ones in
+    batches. Bulk writes skip Person.save, so the ciphertexts and lookup hashes are set here."""
     now = timezone.now()
-    table = None if dry_run else Table(Person, ["household_id", *_WRITTEN, "created_at", "updated_at"])
-    updated = []
-    for _index, key, id_hash, cleaned in person_plan:
-        values = _person_values(cleaned, id_hash)
+    table = Table(Person, ["household_id", *_WRITTEN, "created_at", "updated_at"])
+    with nullcontext() if dry_run else table.streaming():
+        updated = _stream_persons(plan, households, report, None if dry_run else table, now)
+    if not dry_run:
+        # Few rows change on a re-import; bulk_update's CASE per field grows with the batch, so keep it small.
+        Person.objects.bulk_update(updated, [*_WRITTEN, "household", "updated_at"], batch_size=500)
+
+
+def _stream_persons(plan, households, report, table, now) -> list[Person]:
+    """Count what changes; add the new persons to the table (None: dry run); return the persons to update."""
+    new, updated = [], []
+    for _index, key, values in plan.persons:
         target = households[key]
-        person = existing_people.get(id_hash)
+        person = plan.existing_people.get(values[_ID_HASH])
         if person is None:
             report.persons_created += 1
             if table is not None:
-                values["id_number"] = encrypt(values["id_number"])
-                values["phone"] = values["phone"] and encrypt(values["phone"])
-                table.add((target.pk, *(values[k] for k in _WRITTEN), now, now))
-        elif (person.values != tuple(values[k] for k in _COMPARED)
-              or target is None or person.household_id != target.pk):
+                new.append((target, values))
+                if len(new) >= _ENCRYPT_BATCH:
+                    _add_encrypted(table, new, now)
+        elif (person.values != tuple(values[i] for i in _COMPARED_AT)
+              or target is None or person.household_id != target):
             report.persons_updated += 1
-            if not dry_run:
-                updated.append(Person(pk=person.pk, household=target, updated_at=now, **values))
+            if table is not None:
+                updated.append(Person(pk=person.pk, household_id=target, updated_at=now, **dict(zip(_WRITTEN, values))))
         else:
             report.unchanged += 1
-    if not dry_run:
-        table.flush()
-        # Few rows change on a re-import; bulk_update's CASE per field grows with the batch, so keep it small.
-        Person.objects.bulk_update(updated, [*_WRITTEN, "household", "updated_at"], batch_size=500)
+    if table is not None:
+        _add_encrypted(table, new, now)
+    return updated
+
+
+def _add_encrypted(table, new, now):
+    """Encrypt one batch of new persons' ID numbers and phones together and queue their rows; empties `new`."""
+    plain = [values[_ID_NUMBER] for _t, values in new] + [values[_PHONE] for _t, values in new if values[_PHONE]]
+    tokens = iter(encrypt_many(plain))
+    id_tokens = [next(tokens) for _ in new]
+    for (target, values), id_token in zip(new, id_tokens):
+        row = list(values)
+        row[_ID_NUMBER] = id_token
+        if row[_PHONE]:
+            row[_PHONE] = next(tokens)
+        table.add((target, *row, now, now))
+    new.clear()
 
 
 def _row_for(person: Person, full: bool) -> list:

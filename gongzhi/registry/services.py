@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 
 from gongzhi.core import audit
 from gongzhi.core.models import AuditEvent
-from gongzhi.core.validators import (birth_date_from_id, normalise_id_number, normalise_phone,
+from gongzhi.core.validators import (normalise_id_number, normalise_phone,
                                      validate_id_number, validate_phone)
 from gongzhi.places.models import GRID_KINDS, HOUSEHOLD_PARENT_KINDS, Place
 
@@ -24,6 +24,7 @@ HOUSEHOLD_FIELDS = ("door_no", "area_m2", "tenure", "notes")
 # Computed once: TextChoices.values builds a new list on every access, and imports check every row.
 _CHOICES = [(key, frozenset(choices.values)) for key, choices in
             (("gender", Person.Gender), ("relation", Person.Relation), ("political", Person.Political))]
+_MALE, _FEMALE = Person.Gender.MALE.value, Person.Gender.FEMALE.value
 
 
 def require(user, perm, obj=None):
@@ -37,15 +38,17 @@ def require(user, perm, obj=None):
 
 
 def clean_person_data(data: dict) -> dict:
-    """Validate and normalise person fields; raises ValidationError with per-field Chinese messages."""
+    """Validate and normalise person fields; raises ValidationError with per-field Chinese messages.
+    Imports call this for every row, so it avoids repeated work."""
     errors = {}
     cleaned = dict(data)
+    born = None
     if not (cleaned.get("name") or "").strip():
         errors["name"] = _("Name is required.")
     if cleaned.get("id_number"):
         cleaned["id_number"] = normalise_id_number(cleaned["id_number"])
         try:
-            validate_id_number(cleaned["id_number"])
+            born = validate_id_number(cleaned["id_number"])
         except ValidationError as exc:
             errors["id_number"] = exc.messages[0]
     if cleaned.get("phone"):
@@ -59,10 +62,10 @@ def clean_person_data(data: dict) -> dict:
             errors[key] = _("Unknown value: %(value)s") % {"value": cleaned[key]}
     if errors:
         raise ValidationError(errors)
-    if cleaned.get("id_number") and "id_number" not in errors:
+    if born:
         # The ID number is authoritative for birth date and gender.
-        cleaned["birth_date"] = birth_date_from_id(cleaned["id_number"])
-        cleaned["gender"] = Person.Gender.MALE if int(cleaned["id_number"][16]) % 2 else Person.Gender.FEMALE
+        cleaned["birth_date"] = born
+        cleaned["gender"] = _MALE if int(cleaned["id_number"][16]) % 2 else _FEMALE
     if not cleaned.get("gender"):
         raise ValidationError({"gender": _("Gender is required when there is no ID number.")})
     cleaned["name"] = cleaned["name"].strip()

@@ -12,6 +12,8 @@ from gongzhi.registry.oneform import import_register
 
 class Command(BaseCommand):
     help = "Check (default) or write (--commit) a one-form spreadsheet into a community."
+    # Django's system checks (models, URLs, templates) are for developers and cost about 1.5 s a start.
+    requires_system_checks = []
 
     def add_arguments(self, parser):
         parser.add_argument("file")
