@@ -1,7 +1,5 @@
 """Synthetic, deterministic city-scale dataset for benchmarks, streamed straight into the configured database."""
 
-import hashlib
-import hmac
 import json
 import math
 import random
@@ -11,14 +9,13 @@ from datetime import date, datetime, timedelta
 from datetime import timezone as dt_timezone
 from decimal import Decimal
 
-from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.core.management.color import no_style
 from django.db import connection, transaction
 from django.db.models import Max
 
 from gongzhi.core.bulk import Table
-from gongzhi.core.crypto import encrypt
+from gongzhi.core.crypto import encrypt, lookup_hash
 from gongzhi.core.validators import id_check_digit
 
 
@@ -70,18 +67,6 @@ def person_id_number(region: str, index: int) -> str:
     return first17 + id_check_digit(first17)
 
 
-class _Hasher:
-    """core.crypto.lookup_hash with the key prepared once (same output, used tens of millions of times)."""
-
-    def __init__(self):
-        self.mac = hmac.new(settings.GONGZHI_HASH_KEY.encode(), digestmod=hashlib.sha256)
-
-    def __call__(self, value: str) -> str:
-        h = self.mac.copy()
-        h.update(value.strip().upper().encode())
-        return h.hexdigest()
-
-
 class _CipherPool:
     """The first POOL values are encrypted for real; later rows reuse those ciphertexts (documented in
     docs/scaling.md): the hash columns stay exact and unique, only the decrypted text repeats."""
@@ -120,7 +105,7 @@ class Generator:
         self.now = now or datetime.now(dt_timezone.utc).replace(microsecond=0)
         self.timings = {}
         self.counts = {}
-        self.hash = _Hasher()
+        self.hash = lookup_hash
         self.place_id = _next_id(Place)
         self.grids = []          # dicts: id, path, community, subdistrict, district, bbox, person range
         self.communities = []    # (id, path, subdistrict id)
