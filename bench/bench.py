@@ -272,9 +272,10 @@ def scenario_get(server, headers, path, n, warm=3):
     return summary(latencies, None, errors)
 
 
-def import_file(community, rows, path):
+def import_file(community, rows, path, first=0):
     """The bench's one-form spreadsheet: `rows` persons in 1–4 person households spread over the community's
-    units, valid unique ID numbers and phones (also used by bench/import_profile.py)."""
+    units, valid unique ID numbers and phones from person number `first` on (also used by
+    bench/import_profile.py)."""
     from openpyxl import Workbook
     from gongzhi.core.gen import person_id_number
     from gongzhi.places.models import Kind, Place
@@ -290,10 +291,12 @@ def import_file(community, rows, path):
     while n < rows:
         unit = units[household % len(units)]
         building, grid = unit.parent, unit.parent.parent
-        door = f"B{household:06d}"
+        door = f"B{first}-{household:06d}"
         for member in range(min(rng.randint(1, 4), rows - n)):
+            k = first + n
             ws.append([grid.name, "", building.name, unit.name, door, "89.5", "自住", "张三" + str(n % 97),
-                       relations[member], person_id_number("420199", n), f"139{n:08d}", "汉族", "群众", "", ""])
+                       relations[member], person_id_number("420199", k), f"139{k % 10 ** 8:08d}", "汉族", "群众",
+                       "", ""])
             n += 1
         household += 1
     wb.save(path)
@@ -304,8 +307,11 @@ def scenario_import(ctx, rows):
     """A one-form spreadsheet of `rows` persons into one community, imported by the real command in a child
     process whose peak RSS is measured; then the same file again (nothing changes: the re-import path)."""
     from gongzhi.places.models import Place
+    from gongzhi.registry.models import Person
     community = Place.objects.get(pk=ctx["community_id"])
-    path = import_file(community, rows, Path(tempfile.mkdtemp()) / "oneform.xlsx")
+    # New people and doors on every run, also on a kept dataset that earlier runs imported into.
+    first = Person.objects.filter(id_number_hash__isnull=False).order_by().count() % 20_000_000
+    path = import_file(community, rows, Path(tempfile.mkdtemp()) / "oneform.xlsx", first)
 
     def run():
         load = load_average()

@@ -100,9 +100,11 @@ class Person(models.Model):
     gender = models.CharField(_("gender"), max_length=1, choices=Gender.choices)
     birth_date = models.DateField(_("birth date"), null=True, blank=True)
     id_number = EncryptedCharField(_("ID number"), null=True, blank=True)
-    id_number_hash = models.CharField(max_length=64, null=True, blank=True, unique=True, editable=False)
+    # Indexed in Meta, not with unique=/db_index=: on PostgreSQL those add a second, LIKE-only index per column,
+    # and at city scale each such index is another ~1 GiB of random-key inserts for every new person.
+    id_number_hash = models.CharField(max_length=64, null=True, blank=True, editable=False)
     phone = EncryptedCharField(_("phone"), null=True, blank=True)
-    phone_hash = models.CharField(max_length=64, null=True, blank=True, db_index=True, editable=False)
+    phone_hash = models.CharField(max_length=64, null=True, blank=True, editable=False)
     relation = models.CharField(_("relation to head"), max_length=12, choices=Relation.choices,
                                 default=Relation.HEAD)
     ethnicity = models.CharField(_("ethnicity"), max_length=20, blank=True, default="汉族")
@@ -123,6 +125,8 @@ class Person(models.Model):
         verbose_name = _("person")
         verbose_name_plural = _("persons")
         ordering = ["household_id", "id"]
+        constraints = [models.UniqueConstraint(fields=["id_number_hash"], name="person_unique_id_number_hash")]
+        indexes = [models.Index(fields=["phone_hash"], name="person_phone_hash")]
 
     def __str__(self):
         return self.name
