@@ -357,6 +357,7 @@ def _existing_people(hashes) -> dict[str, _Existing]:
     postgres = connection.vendor == "postgresql"
     size = 20000 if postgres else 500  # one array parameter on PostgreSQL; SQLite limits bound parameters
     found = {}
+    born, hashed = _COMPARED.index("birth_date"), _COMPARED.index("id_number_hash")
     with connection.cursor() as cursor:
         for start in range(0, len(hashes), size):
             chunk = hashes[start:start + size]
@@ -365,8 +366,8 @@ def _existing_people(hashes) -> dict[str, _Existing]:
             else:
                 cursor.execute(sql + f"IN ({', '.join(['%s'] * len(chunk))})", chunk)
             for pk, household_id, place_id, *values in cursor.fetchall():
-                values[_COMPARED.index("birth_date")] = _as_date(values[_COMPARED.index("birth_date")])
-                found[values[_COMPARED.index("id_number_hash")]] = _Existing(pk, household_id, place_id, tuple(values))
+                values[born] = _as_date(values[born])
+                found[values[hashed]] = _Existing(pk, household_id, place_id, tuple(values))
     return found
 
 
