@@ -22,6 +22,8 @@ class Table:
         self.fields += unnamed
         self.names = [f.column for f in self.fields]
         self.table = model._meta.db_table
+        qn = connection.ops.quote_name
+        self.into = f"{qn(self.table)} ({', '.join(qn(n) for n in self.names)})"
         self.count = 0
         self.pending = []
         self.copy = None  # the open COPY while streaming()
@@ -58,8 +60,7 @@ class Table:
                     self.copy = None
 
     def _copy_sql(self):
-        qn = connection.ops.quote_name
-        return f"COPY {qn(self.table)} ({', '.join(qn(n) for n in self.names)}) FROM STDIN"
+        return f"COPY {self.into} FROM STDIN"
 
     def flush(self):
         self.write(self.pending)
@@ -75,8 +76,6 @@ class Table:
                 for i, fn in self.adapt:
                     if r[i] is not None:
                         r[i] = fn(r[i])
-        qn = connection.ops.quote_name
-        cols = ", ".join(qn(n) for n in self.names)
         with connection.cursor() as cursor:
             if connection.vendor == "postgresql":
                 with cursor.cursor.copy(self._copy_sql()) as copy:
@@ -84,5 +83,5 @@ class Table:
                         copy.write_row(r)
             else:
                 marks = ", ".join(["%s"] * len(self.names))
-                cursor.executemany(f"INSERT INTO {qn(self.table)} ({cols}) VALUES ({marks})", rows)
+                cursor.executemany(f"INSERT INTO {self.into} VALUES ({marks})", rows)
         self.count += len(rows)
